@@ -1,0 +1,98 @@
+"""Quality on the shipped development suite, against the reference table.
+
+Runs ``balanceflow.compare`` on the six shipped KEEL datasets with the reference settings
+of ``datasets/data/README.md`` (stratified 5-fold, seed 0, a Dense(32)-Dense(16)-Dense(1)
+MLP, Adam 1e-3, batch 64, 30 epochs, threshold 0.5) and prints the mean over the six
+datasets next to the reference results of today's standard tools on the same protocol.
+
+    python benchmarks/quality_dev_suite.py [--epochs 30] [--seed 0] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pandas as pd
+
+import balanceflow as bf
+from balanceflow.metrics import METRIC_NAMES
+
+# Mean over the six datasets, from the development suite's README (same protocol).
+REFERENCE = {
+    "none": (0.794, 0.962, 0.808, 0.673, 0.652, 0.652),
+    "class_weight": (0.820, 0.962, 0.915, 0.906, 0.742, 0.739),
+    "over": (0.846, 0.966, 0.911, 0.899, 0.804, 0.797),
+    "under": (0.695, 0.915, 0.850, 0.829, 0.477, 0.488),
+    "seed_ensemble": (0.833, 0.964, 0.899, 0.872, 0.796, 0.788),
+}
+REFERENCE_METRICS = (
+    "pr_auc",
+    "roc_auc",
+    "balanced_accuracy",
+    "g_mean",
+    "minority_f1",
+    "mcc",
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-splits", type=int, default=5)
+    parser.add_argument("--datasets", nargs="*", default=None, help="default: all six")
+    parser.add_argument(
+        "--json", default=None, help="also write the per-dataset means here"
+    )
+    args = parser.parse_args()
+
+    names = args.datasets or bf.datasets.names()
+    per_dataset = []
+    for name in names:
+        X, y = bf.datasets.load(name)
+        start = time.perf_counter()
+        result = bf.compare(
+            X,
+            y,
+            strategies="default",
+            n_splits=args.n_splits,
+            seed=args.seed,
+            epochs=args.epochs,
+        )
+        seconds = time.perf_counter() - start
+        board = result.leaderboard()
+        print(
+            f"\n== {name} ({len(y)} rows, IR {result.imbalance_ratio:.1f}, {seconds:.0f} s)"
+        )
+        print(result.to_text())
+        for strategy, row in board.iterrows():
+            entry = {"dataset": name, "strategy": strategy}
+            entry.update({m: float(row[(m, "mean")]) for m in METRIC_NAMES})
+            per_dataset.append(entry)
+
+    frame = pd.DataFrame(per_dataset)
+    mean = frame.groupby("strategy", sort=False)[list(METRIC_NAMES)].mean()
+    print(
+        f"\n== Mean over {len(names)} datasets: balanceflow vs reference (ref in brackets)"
+    )
+    header = f"{'strategy':<15}" + "".join(f"{m:>22}" for m in REFERENCE_METRICS)
+    print(header)
+    for strategy, row in mean.iterrows():
+        ref = REFERENCE.get(strategy)
+        cells = []
+        for i, m in enumerate(REFERENCE_METRICS):
+            ours = f"{row[m]:.3f}"
+            cells.append(f"{ours} [{ref[i]:.3f}]" if ref else ours)
+        print(f"{strategy:<15}" + "".join(f"{c:>22}" for c in cells))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(per_dataset, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Keras model helpers shared by the ensembles and ``compare`` (imports keras)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+
+from balanceflow._validation import short_repr
+from balanceflow.exceptions import InvalidParameterError
+
+__all__ = [
+    "ModelState",
+    "call_model_fn",
+    "default_model_fn",
+    "predict_proba",
+    "to_class_proba",
+]
+
+
+def default_model_fn(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    *,
+    hidden_units: tuple[int, ...] = (32, 16),
+    learning_rate: float = 1e-3,
+) -> keras.Model:
+    """The default model: a small MLP, compiled with Adam and cross-entropy.
+
+    ``Dense(32, relu) - Dense(16, relu) - Dense(1, sigmoid)`` for two classes, with a
+    ``Dense(n_classes, softmax)`` head otherwise; inputs of rank > 1 are flattened.
+    """
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
+    for units in hidden_units:
+        x = keras.layers.Dense(units, activation="relu")(x)
+    if n_classes == 2:
+        outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+        loss = "binary_crossentropy"
+    else:
+        outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+        loss = "sparse_categorical_crossentropy"
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    return model
+
+
+def call_model_fn(
+    model_fn: Callable[..., Any], input_shape: tuple[int, ...], n_classes: int
+) -> keras.Model:
+    """Build a model with ``model_fn`` and make sure it is a compiled Keras model.
+
+    ``model_fn`` is called as ``model_fn(input_shape, n_classes)``, or with no argument when
+    it takes none. A model returned uncompiled is compiled with Adam(1e-3) and the
+    cross-entropy that matches its output (one sigmoid unit: binary; K units: sparse
+    categorical).
+    """
+    if not callable(model_fn):
+        raise InvalidParameterError(
+            "`model_fn` must be a function that returns a Keras model. "
+            f"Received: model_fn={short_repr(model_fn)}."
+        )
+    try:
+        required = [
+            p
+            for p in inspect.signature(model_fn).parameters.values()
+            if p.default is p.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):  # builtins without a signature
+        required = [None, None]
+    model = model_fn() if not required else model_fn(tuple(input_shape), n_classes)
+    if not isinstance(model, keras.Model):
+        raise InvalidParameterError(
+            "`model_fn` must return a keras.Model. Received: "
+            f"{short_repr(model)} (of type {type(model).__name__}) from {short_repr(model_fn)}."
+        )
+    units = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+    expected = (1, 2) if n_classes == 2 else (n_classes,)
+    if units is not None and units not in expected:
+        raise InvalidParameterError(
+            f"The model from `model_fn` has {units} output units, but the data has "
+            f"{n_classes} classes. Use {' or '.join(map(str, expected))} output unit(s)."
+        )
+    if getattr(model, "optimizer", None) is None:
+        loss = (
+            "binary_crossentropy" if units == 1 else "sparse_categorical_crossentropy"
+        )
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    return model
+
+
+def to_class_proba(proba: Any, n_classes: int) -> np.ndarray:
+    """Turn model outputs into (n, n_classes) class probabilities.
+
+    One sigmoid unit ``p`` becomes the two columns ``[1 - p, p]``.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim == 1:
+        proba = proba[:, None]
+    if proba.shape[1] == 1 and n_classes == 2:
+        proba = np.concatenate([1.0 - proba, proba], axis=1)
+    return proba
+
+
+def predict_proba(
+    model: keras.Model, X: Any, n_classes: int, batch_size: int = 4096
+) -> np.ndarray:
+    """Class probabilities of ``model`` on ``X``, shape (n, n_classes)."""
+    return to_class_proba(model.predict(X, batch_size=batch_size, verbose=0), n_classes)
+
+
+class ModelState:
+    """A snapshot of a compiled model's weights and optimizer state, to train again from.
+
+    Rebuilding and re-tracing a model for every trial costs more than training a small one;
+    restoring a snapshot gives the same starting point (same initial weights, fresh optimizer
+    moments and step count) for a fraction of the cost.
+    """
+
+    def __init__(self, model: keras.Model):
+        self.model = model
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        self._weights = [np.array(v.numpy()) for v in model.variables]
+        self._optimizer = [np.array(v.numpy()) for v in model.optimizer.variables]
+
+    def restore(self) -> keras.Model:
+        """Put the model back in the captured state and return it."""
+        for variable, value in zip(self.model.variables, self._weights):
+            variable.assign(value)
+        for variable, value in zip(self.model.optimizer.variables, self._optimizer):
+            variable.assign(value)
+        self.model.stop_training = False
+        return self.model

@@ -1,0 +1,247 @@
+"""The ``balanceflow`` command: a thin translator over the public Python API."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+import balanceflow as bf
+from balanceflow.exceptions import BalanceflowError
+
+__all__ = ["DEFAULT_DATASET", "app", "main"]
+
+#: The shipped dataset ``balanceflow compare`` runs on when no file is given.
+DEFAULT_DATASET = "flare-F"
+
+app = typer.Typer(
+    name="balanceflow",
+    help="Find out which class-imbalance remedy works for a Keras model on your data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Output piped to a file or another program is not clipped to 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=200)
+errors = (
+    Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
+)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _known_errors(command):
+    """Turn balanceflow's known errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except BalanceflowError as err:
+            errors.print(f"[bold red]Error:[/] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"balanceflow {bf.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    """Find out which class-imbalance remedy works for a Keras model on your data."""
+
+
+def _progress_bar(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]training[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=True,
+    )
+
+
+def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
+    from balanceflow.metrics import METRIC_NAMES
+    from balanceflow.model_selection import METRIC_LABELS
+
+    settings = result.settings
+    counts = ", ".join(f"{c}: {n}" for c, n in zip(result.classes, result.class_counts))
+    console.print(
+        f"[bold]{source}[/] · {sum(result.class_counts)} rows · classes {counts} · "
+        f"imbalance ratio {result.imbalance_ratio:.1f}"
+    )
+    console.print(
+        f"{settings['n_splits']}-fold stratified CV (seed {settings['seed']}), "
+        f"{settings['model']}, {settings['epochs']} epochs, batch {settings['batch_size']}, "
+        f"threshold {settings['threshold']}; mean ± std over folds"
+    )
+    table = Table(show_lines=False, header_style="bold")
+    table.add_column("#", justify="right")
+    table.add_column("strategy", no_wrap=True)
+    for m in METRIC_NAMES:
+        title = METRIC_LABELS[m] + (" ▼" if m == metric else "")
+        table.add_column(title, justify="right")
+    board = result.leaderboard(metric)
+    best = {m: board[(m, "mean")].max() for m in METRIC_NAMES}
+    for rank, (name, row) in enumerate(board.iterrows(), start=1):
+        cells = []
+        for m in METRIC_NAMES:
+            text = f"{row[(m, 'mean')]:.3f} ± {row[(m, 'std')]:.3f}"
+            cells.append(
+                f"[bold green]{text}[/]" if row[(m, "mean")] == best[m] else text
+            )
+        table.add_row(str(rank), str(name), *cells)
+    console.print(table)
+    top = board.index[0]
+    console.print(
+        f"Best by {METRIC_LABELS[metric]}: [bold]{top}[/] "
+        f"({board.loc[top, (metric, 'mean')]:.3f} ± {board.loc[top, (metric, 'std')]:.3f}). "
+        "Differences smaller than the fold-to-fold spread are not reliable."
+    )
+
+
+@app.command("compare")
+@_known_errors
+def compare_command(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="CSV or Parquet file; omit it to run on a shipped real dataset."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", "-t", help="Name of the label column in FILE."),
+    ] = None,
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--strategy",
+            "-s",
+            help="Strategy to run (repeatable): none, class_weight, over, under, "
+            "seed_ensemble, 'default' or 'all'.",
+        ),
+    ] = None,
+    n_splits: Annotated[int, typer.Option(help="Number of stratified folds.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of folds, weights and samplers.")] = 0,
+    epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
+    threshold: Annotated[float, typer.Option(help="Binary decision threshold.")] = 0.5,
+    metric: Annotated[
+        str, typer.Option(help="Metric that orders the leaderboard.")
+    ] = "pr_auc",
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="table for people, json for programs."),
+    ] = OutputFormat.table,
+) -> None:
+    """Run every strategy under stratified cross-validation and print a leaderboard."""
+    from balanceflow.metrics import METRIC_NAMES
+
+    if metric not in METRIC_NAMES:
+        raise bf.exceptions.InvalidParameterError(
+            f"Unknown --metric {metric!r}. Use one of {list(METRIC_NAMES)}."
+        )
+    if file is None:
+        if target is not None:
+            raise bf.exceptions.InvalidParameterError(
+                "--target names a column of FILE, but no FILE was given."
+            )
+        source = f"{DEFAULT_DATASET} (shipped KEEL dataset)"
+        X, y = bf.datasets.load(DEFAULT_DATASET)
+        if output_format is OutputFormat.table:
+            console.print(
+                f"No file given: running on the shipped dataset [bold]{DEFAULT_DATASET}[/] "
+                "(see `balanceflow datasets`; pass FILE --target COL for your own data)."
+            )
+    else:
+        from balanceflow.cli._io import read_table, split_target
+
+        source = str(file)
+        X, y = split_target(read_table(file), target, source)
+    show_bar = output_format is OutputFormat.table and sys.stderr.isatty()
+    with _progress_bar(show_bar) as bar:
+        task = bar.add_task("", total=None)
+
+        def on_progress(done: int, total: int, description: str) -> None:
+            bar.update(task, completed=done, total=total, description=description)
+
+        result = bf.compare(
+            X,
+            y,
+            strategies=strategy or "default",
+            n_splits=n_splits,
+            seed=seed,
+            epochs=epochs,
+            batch_size=batch_size,
+            threshold=threshold,
+            progress=on_progress,
+        )
+    result.dataset = source
+    if output_format is OutputFormat.json:
+        print(json.dumps(result.to_dict(metric), indent=2))
+    else:
+        _render_table(result, metric, source)
+
+
+@app.command("datasets")
+@_known_errors
+def datasets_command(
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="table for people, json for programs."),
+    ] = OutputFormat.table,
+) -> None:
+    """List the real datasets shipped with balanceflow."""
+    frame = bf.datasets.describe()
+    if output_format is OutputFormat.json:
+        print(frame.to_json(orient="records", indent=2))
+        return
+    table = Table(header_style="bold")
+    for column in frame.columns:
+        table.add_column(
+            str(column), justify="left" if frame[column].dtype == object else "right"
+        )
+    for _, row in frame.iterrows():
+        table.add_row(*[str(v) for v in row.tolist()])
+    console.print(table)
+    console.print(f"`balanceflow compare` with no file runs on {DEFAULT_DATASET}.")
+
+
+def main() -> None:
+    """Entry point of the ``balanceflow`` command."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app()

@@ -1,0 +1,169 @@
+"""A strategy is plain data: a sampler, a class weighting, or an ensemble of strategies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from balanceflow._validation import did_you_mean, short_repr
+from balanceflow.ensemble import COMBINE_METHODS, prepare_member
+from balanceflow.exceptions import InvalidParameterError
+from balanceflow.weights import CLASS_WEIGHT_METHODS, class_weight
+
+__all__ = ["PRESETS", "Strategy", "get", "resolve_strategies"]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One way of training on imbalanced data, made of simple parts.
+
+    Parameters
+    ----------
+    name : str
+        The name shown in leaderboards.
+    sampler : str or sampler object, optional
+        ``"over"``, ``"under"`` or an object with ``fit_resample`` applied to the training
+        rows (never to validation or test rows).
+    sampling_strategy : float, str, dict or callable, default="auto"
+        Passed to the sampler.
+    class_weight : str, optional
+        A :func:`balanceflow.class_weight` method whose weights go to ``model.fit``.
+    members : tuple of str, optional
+        Names of the strategies whose models form an ensemble; their probabilities are
+        combined by ``combine``.
+    combine : {"soft", "hard", "weighted"}, default="soft"
+    description : str
+        One line for people.
+    """
+
+    name: str
+    sampler: Any = None
+    sampling_strategy: Any = "auto"
+    class_weight: str | None = None
+    members: tuple[str, ...] = ()
+    combine: str = "soft"
+    description: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if (
+            self.class_weight is not None
+            and self.class_weight not in CLASS_WEIGHT_METHODS
+        ):
+            raise InvalidParameterError(
+                f"Strategy {self.name!r}: unknown `class_weight` method. Received: "
+                f"class_weight={short_repr(self.class_weight)}. Use one of "
+                f"{list(CLASS_WEIGHT_METHODS)}."
+            )
+        if self.combine not in COMBINE_METHODS:
+            raise InvalidParameterError(
+                f"Strategy {self.name!r}: unknown `combine` method. Received: "
+                f"combine={short_repr(self.combine)}. Use one of {list(COMBINE_METHODS)}."
+            )
+        if self.members and (self.sampler is not None or self.class_weight is not None):
+            raise InvalidParameterError(
+                f"Strategy {self.name!r} is an ensemble (members={list(self.members)}); set "
+                "the sampler and class weights on its members, not on the ensemble."
+            )
+
+    @property
+    def is_ensemble(self) -> bool:
+        return bool(self.members)
+
+    def prepare(
+        self, X: Any, y: np.ndarray, *, seed: int
+    ) -> tuple[Any, np.ndarray, dict]:
+        """The training rows and extra ``fit`` arguments this strategy uses.
+
+        Only ever called with training rows.
+        """
+        if self.is_ensemble:
+            raise InvalidParameterError(
+                f"Strategy {self.name!r} is an ensemble: prepare its members instead."
+            )
+        fit_kwargs: dict[str, Any] = {}
+        if self.sampler is not None:
+            X, y, _ = prepare_member(
+                self.sampler, X, y, sampling_strategy=self.sampling_strategy, seed=seed
+            )
+        if self.class_weight is not None:
+            fit_kwargs["class_weight"] = class_weight(y, method=self.class_weight)
+        return X, y, fit_kwargs
+
+
+PRESETS: dict[str, Strategy] = {
+    s.name: s
+    for s in (
+        Strategy("none", description="plain training on the data as given"),
+        Strategy(
+            "class_weight",
+            class_weight="balanced",
+            description="balanced class weights passed to model.fit",
+        ),
+        Strategy(
+            "over",
+            sampler="over",
+            description="random over-sampling of smaller classes",
+        ),
+        Strategy(
+            "under",
+            sampler="under",
+            description="random under-sampling of larger classes",
+        ),
+        Strategy(
+            "seed_ensemble",
+            members=("none", "over", "under"),
+            combine="soft",
+            description="soft vote of the none, over and under models",
+        ),
+    )
+}
+
+#: What ``strategies="default"`` runs.
+DEFAULT = ("none", "class_weight", "over", "under", "seed_ensemble")
+
+
+def get(name: str | Strategy) -> Strategy:
+    """The preset named ``name`` (a Strategy passes through)."""
+    if isinstance(name, Strategy):
+        return name
+    if isinstance(name, str) and name in PRESETS:
+        return PRESETS[name]
+    hint = did_you_mean(name, PRESETS)
+    raise InvalidParameterError(
+        f"Unknown strategy. Received: {short_repr(name)}. Use one of {list(PRESETS)}, "
+        f"'default' or 'all'.{hint}"
+    )
+
+
+def resolve_strategies(strategies: str | Sequence[str | Strategy]) -> list[Strategy]:
+    """Turn ``"default"``, ``"all"``, a name, or a list of names/Strategies into Strategies.
+
+    Ensemble members that are not requested themselves are resolved too (see
+    ``Strategy.members``); duplicates are removed, order is kept.
+    """
+    if isinstance(strategies, (str, Strategy)):
+        strategies = [strategies]
+    names: list[str | Strategy] = []
+    for item in strategies:
+        if item == "default":
+            names.extend(DEFAULT)
+        elif item == "all":
+            names.extend(PRESETS)
+        else:
+            names.append(item)
+    if not names:
+        raise InvalidParameterError(
+            "`strategies` is empty. Pass 'default', 'all' or a list of strategy names."
+        )
+    resolved: dict[str, Strategy] = {}
+    for item in names:
+        strategy = get(item)
+        if strategy.name in resolved and resolved[strategy.name] != strategy:
+            raise InvalidParameterError(
+                f"Two different strategies are named {strategy.name!r}; give them distinct names."
+            )
+        resolved[strategy.name] = strategy
+    return list(resolved.values())

@@ -1,0 +1,20 @@
+"""Class weights, class priors and prior-initialised output biases (numpy only)."""
+
+from balanceflow._validation import encode_labels
+from balanceflow.weights._bias import initial_bias, prior_bias
+from balanceflow.weights._class_weight import (
+    CLASS_WEIGHT_METHODS,
+    class_counts,
+    class_priors,
+    class_weight,
+)
+
+__all__ = [
+    "CLASS_WEIGHT_METHODS",
+    "class_counts",
+    "class_priors",
+    "class_weight",
+    "encode_labels",
+    "initial_bias",
+    "prior_bias",
+]

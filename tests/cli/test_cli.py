@@ -1,0 +1,142 @@
+"""The command-line tool, end to end, through Typer's runner."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from balanceflow.cli import DEFAULT_DATASET, app
+
+runner = CliRunner()
+FAST = ["--epochs", "1", "--n-splits", "2"]
+
+
+def test_compare_without_file_runs_on_shipped_data():
+    """Check exit 0, the dataset named, and a leaderboard row per default strategy."""
+    result = runner.invoke(app, ["compare", *FAST])
+    assert result.exit_code == 0, result.output
+    assert DEFAULT_DATASET in result.output
+    for name in ("none", "class_weight", "over", "under", "seed_ensemble"):
+        assert name in result.output
+    assert "PR-AUC" in result.output and "Best by PR-AUC" in result.output
+
+
+def test_compare_json_is_parseable_and_sorted(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            *FAST,
+            "--format",
+            "json",
+            "-s",
+            "none",
+            "-s",
+            "over",
+            "--metric",
+            "mcc",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    names = [row["strategy"] for row in data["leaderboard"]]
+    assert sorted(names) == ["none", "over"]
+    means = [row["mcc"]["mean"] for row in data["leaderboard"]]
+    assert means == sorted(means, reverse=True)
+    assert len(data["records"]) == 2 * 2
+
+
+def test_compare_csv_with_string_target(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 80
+    label = np.where(np.arange(n) < 12, "churn", "stay")
+    frame = pd.DataFrame(
+        {
+            "tenure": rng.normal(size=n) + (label == "churn"),
+            "plan": rng.choice(["a", "b"], n),
+        }
+    )
+    frame["label"] = label
+    path = tmp_path / "customers.csv"
+    frame.to_csv(path, index=False)
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            str(path),
+            "--target",
+            "label",
+            *FAST,
+            "-s",
+            "none",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["classes"] == ["churn", "stay"] and data["class_counts"] == [12, 68]
+
+
+def test_compare_parquet(tmp_path):
+    n = 40
+    frame = pd.DataFrame({"x": np.arange(n, dtype=float), "y": [1] * 8 + [0] * 32})
+    path = tmp_path / "d.parquet"
+    frame.to_parquet(path)
+    result = runner.invoke(app, ["compare", str(path), "-t", "y", *FAST, "-s", "none"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("a,b\n1,0\n2,1\n", ["--target", "label"], "--target 'label' is not a column"),
+        ("", ["--target", "label"], "is empty"),
+        ("a,label\n", ["--target", "label"], "has a header but no rows"),
+        ("a,b\n1,0\n", [], "Name the label column"),
+    ],
+)
+def test_file_errors_are_one_line_and_exit_1(tmp_path, content, args, message):
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    result = runner.invoke(app, ["compare", str(path), *args])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unencodable_feature_and_small_class(tmp_path):
+    n = 30
+    frame = pd.DataFrame(
+        {"when": pd.date_range("2021-01-01", periods=n), "y": [1] * 3 + [0] * (n - 3)}
+    )
+    path = tmp_path / "d.parquet"
+    frame.to_parquet(path)
+    result = runner.invoke(app, ["compare", str(path), "-t", "y", "--n-splits", "2"])
+    assert result.exit_code == 1 and "'when' has dtype datetime64" in result.output
+    frame["when"] = 1.0
+    frame.to_parquet(path)
+    result = runner.invoke(app, ["compare", str(path), "-t", "y", "--n-splits", "5"])
+    assert result.exit_code == 1 and "at least n_splits=5 rows" in result.output
+
+
+def test_unknown_strategy_and_metric():
+    result = runner.invoke(app, ["compare", "-s", "smote", *FAST])
+    assert result.exit_code == 1 and "Unknown strategy" in result.output
+    result = runner.invoke(app, ["compare", "--metric", "accuracy", *FAST])
+    assert result.exit_code == 1 and "Unknown --metric 'accuracy'" in result.output
+
+
+def test_datasets_lists_the_shipped_sets():
+    result = runner.invoke(app, ["datasets", "--format", "json"])
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert {r["name"] for r in rows} >= {
+        "flare-F",
+        "wisconsin",
+        "kddcup-rootkit-imap_vs_back",
+    }
+    table = runner.invoke(app, ["datasets"])
+    assert table.exit_code == 0 and "flare-F" in table.output

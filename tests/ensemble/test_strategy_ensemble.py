@@ -1,0 +1,134 @@
+"""StrategyEnsemble: members, combination, and one safe .keras file."""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import balanceflow as bf
+from balanceflow.ensemble import StrategyEnsemble
+from balanceflow.ensemble._combine import log_loss
+from balanceflow.exceptions import InvalidParameterError
+
+
+def small_model(input_shape, n_classes):
+    units, activation = (1, "sigmoid") if n_classes == 2 else (n_classes, "softmax")
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(units, activation=activation),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 4)).astype("float32")
+    y = np.where(X[:, 0] + 0.5 * rng.normal(size=400) > 1.2, "fraud", "ok")
+    return X[:300], y[:300], X[300:], y[300:]
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y, X_val, y_val = data
+    out = {}
+    for combine in ("soft", "hard", "weighted"):
+        ens = StrategyEnsemble(small_model, combine=combine, seed=3)
+        out[combine] = ens.fit(
+            X, y, validation_data=(X_val, y_val), epochs=3, verbose=0
+        )
+    return out
+
+
+def test_members_train_on_their_own_data(fitted):
+    """Check one member per strategy and string labels kept in classes_."""
+    ens = fitted["soft"]
+    assert len(ens.members_) == 3
+    assert ens.classes_.tolist() == ["fraud", "ok"]
+
+
+def test_soft_vote_is_mean_of_members(fitted, data):
+    ens = fitted["soft"]
+    members = ens.member_proba(data[2])
+    np.testing.assert_allclose(
+        ens.predict_proba(data[2]), members.mean(axis=0), rtol=1e-12
+    )
+
+
+def test_hard_vote_is_majority_of_member_labels(fitted, data):
+    ens = fitted["hard"]
+    labels = ens.member_proba(data[2]).argmax(axis=2)
+    majority = (labels.sum(axis=0) >= 2).astype(int)  # three members, two classes
+    np.testing.assert_array_equal(ens.predict(data[2]), ens.classes_[majority])
+
+
+def test_weighted_weights_beat_the_best_member_on_validation(fitted, data):
+    ens = fitted["weighted"]
+    _, _, X_val, y_val = data
+    codes = np.searchsorted(ens.classes_, y_val)
+    assert np.all(ens.weights_ >= 0) and ens.weights_.sum() == pytest.approx(1.0)
+    members = ens.member_proba(X_val)
+    best = min(log_loss(codes, p) for p in members)
+    assert log_loss(codes, ens.predict_proba(X_val)) <= best + 1e-9
+
+
+@pytest.mark.parametrize("combine", ["soft", "hard", "weighted"])
+def test_save_and_load_safe_mode_round_trip(fitted, data, tmp_path, combine):
+    ens = fitted[combine]
+    path = tmp_path / f"{combine}.keras"
+    ens.save(str(path))
+    loaded = keras.models.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(
+        loaded.predict(data[2], verbose=0), ens.predict_proba(data[2]), atol=1e-6
+    )
+
+
+def test_loads_in_a_fresh_process_when_balanceflow_is_imported_first(
+    fitted, tmp_path, data
+):
+    """Check that `import balanceflow` (before keras) is enough to load the file."""
+    path = tmp_path / "ens.keras"
+    fitted["soft"].save(str(path))
+    np.save(tmp_path / "x.npy", data[2])
+    code = (
+        "import balanceflow, keras, numpy as np, sys\n"
+        f"m = keras.models.load_model({str(path)!r}, safe_mode=True)\n"
+        f"np.save({str(tmp_path / 'p.npy')!r}, m.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, timeout=120
+    )
+    np.testing.assert_allclose(
+        np.load(tmp_path / "p.npy"), fitted["soft"].predict_proba(data[2]), atol=1e-6
+    )
+
+
+def test_class_weight_member_and_multiclass(data):
+    """Check a class_weight member and a 3-class problem give (n, 3) probabilities."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3)).astype("float32")
+    y = np.repeat([0, 1, 2], [80, 30, 10])
+    ens = StrategyEnsemble(small_model, ["class_weight", "under"], seed=0)
+    proba = ens.fit(X, y, epochs=1, verbose=0).predict_proba(X)
+    assert proba.shape == (120, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_errors(data):
+    X, y, _, _ = data
+    with pytest.raises(InvalidParameterError, match="validation_data"):
+        StrategyEnsemble(small_model, combine="weighted").fit(X, y, epochs=1)
+    with pytest.raises(InvalidParameterError, match="combine='mean'"):
+        StrategyEnsemble(small_model, combine="mean").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'smote'"):
+        StrategyEnsemble(small_model, ["none", "smote"]).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="must return a keras.Model"):
+        StrategyEnsemble(lambda: "not a model").fit(X, y, epochs=1)
+    with pytest.raises(InvalidParameterError, match=r"\.keras"):
+        StrategyEnsemble(small_model).fit(X, y, epochs=1, verbose=0).save("model.h5")
+    with pytest.raises(bf.exceptions.NotFittedError):
+        StrategyEnsemble(small_model).predict(X)
