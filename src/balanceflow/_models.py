@@ -109,8 +109,18 @@ def to_class_proba(proba: Any, n_classes: int) -> np.ndarray:
 def predict_proba(
     model: keras.Model, X: Any, n_classes: int, batch_size: int = 4096
 ) -> np.ndarray:
-    """Class probabilities of ``model`` on ``X``, shape (n, n_classes)."""
-    return to_class_proba(model.predict(X, batch_size=batch_size, verbose=0), n_classes)
+    """Class probabilities of ``model`` on ``X``, shape (n, n_classes).
+
+    The model is called directly on chunks of ``batch_size`` rows. ``model.predict`` would
+    trace a new graph for every model and every odd last-batch shape, which costs more
+    than it saves on the many small models of a comparison (and warns about retracing).
+    """
+    X = np.asarray(X)
+    chunks = [
+        keras.ops.convert_to_numpy(model(X[start : start + batch_size], training=False))
+        for start in range(0, len(X), batch_size)
+    ]
+    return to_class_proba(np.concatenate(chunks), n_classes)
 
 
 class ModelState:

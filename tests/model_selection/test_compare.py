@@ -153,3 +153,12 @@ def test_errors(tiny):
         bf.compare(frame, y)
     with pytest.raises(DataError, match=r"column 'v' contains inf"):
         bf.compare(pd.DataFrame({"v": np.r_[np.inf, np.zeros(len(y) - 1)]}), y)
+
+
+def test_threshold_on_multiclass_fails_before_training():
+    X = np.zeros((30, 2), dtype="float32")
+    y = np.repeat([0, 1, 2], 10)
+    with pytest.raises(
+        InvalidParameterError, match=r"binary targets only.*threshold=0.3"
+    ):
+        bf.compare(X, y, threshold=0.3)

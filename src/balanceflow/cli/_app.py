@@ -80,6 +80,26 @@ def _root(
     """Find out which class-imbalance remedy works for a Keras model on your data."""
 
 
+def _import_keras_quietly() -> None:
+    """Import Keras (and TensorFlow) with native stderr muted.
+
+    TensorFlow's C++ start-up notices are written before its logging is configured, so
+    ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them; they would bury the leaderboard. An import
+    error still raises, and its traceback prints once stderr is back.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import keras  # noqa: F401
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 def _progress_bar(enabled: bool) -> Progress:
     return Progress(
         TextColumn("[bold]training[/]"),
@@ -192,7 +212,13 @@ def compare_command(
 
         source = str(file)
         X, y = split_target(read_table(file), target, source)
-    show_bar = output_format is OutputFormat.table and sys.stderr.isatty()
+    _import_keras_quietly()
+    # The bar is drawn on stderr, and only when a person watches the output.
+    show_bar = (
+        output_format is OutputFormat.table
+        and sys.stdout.isatty()
+        and sys.stderr.isatty()
+    )
     with _progress_bar(show_bar) as bar:
         task = bar.add_task("", total=None)
 

@@ -148,6 +148,11 @@ def compare(
             f"class(es) {small} (label: rows) have fewer. Lower `n_splits` or add rows."
         )
 
+    if len(classes) > 2 and float(threshold) != 0.5:
+        raise InvalidParameterError(
+            f"`threshold` applies to binary targets only; y has {len(classes)} classes, whose "
+            f"label is the class of highest probability. Received: threshold={threshold!r}."
+        )
     if preprocess == "auto":
         features, numeric, categorical = clean_features(X)
         transformer = make_preprocessor(numeric, categorical)
