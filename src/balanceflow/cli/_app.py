@@ -145,11 +145,18 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
             )
         table.add_row(str(rank), str(name), *cells)
     console.print(table)
-    top = board.index[0]
+    shown = [metric] if metric == "g_mean" else [metric, "g_mean"]
+    for m in shown:
+        top = board[(m, "mean")].idxmax()
+        note = " at the decision threshold" if m == "g_mean" else ""
+        console.print(
+            f"Best by {METRIC_LABELS[m]}{note}: [bold]{top}[/] "
+            f"({board.loc[top, (m, 'mean')]:.3f} ± {board.loc[top, (m, 'std')]:.3f})."
+        )
     console.print(
-        f"Best by {METRIC_LABELS[metric]}: [bold]{top}[/] "
-        f"({board.loc[top, (metric, 'mean')]:.3f} ± {board.loc[top, (metric, 'std')]:.3f}). "
-        "Differences smaller than the fold-to-fold spread are not reliable."
+        "Differences smaller than the fold-to-fold spread (± std) are not reliable; "
+        "PR-AUC and ROC-AUC rank the scores, the other metrics judge the labels at the "
+        "threshold."
     )
 
 
