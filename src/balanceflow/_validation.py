@@ -84,6 +84,15 @@ def check_consistent_length(
     return n_x
 
 
+def _is_missing(value: Any) -> bool:
+    """None, a float NaN, or pandas' NA / NaT (recognised without importing pandas)."""
+    if value is None:
+        return True
+    if isinstance(value, float) and np.isnan(value):
+        return True
+    return type(value).__name__ in {"NAType", "NaTType"}
+
+
 def check_targets(y: Any, *, name: str = "y", min_classes: int = 2) -> np.ndarray:
     """Validate class labels and return them as a 1-D numpy array.
 
@@ -120,9 +129,7 @@ def check_targets(y: Any, *, name: str = "y", min_classes: int = 2) -> np.ndarra
                 f"{arr[first]!r}). Remove the unlabelled rows or fill them before resampling."
             )
     elif arr.dtype.kind == "O":
-        missing = np.array(
-            [v is None or (isinstance(v, float) and np.isnan(v)) for v in arr]
-        )
+        missing = np.array([_is_missing(v) for v in arr], dtype=bool)
         if missing.any():
             first = int(np.flatnonzero(missing)[0])
             raise DataError(

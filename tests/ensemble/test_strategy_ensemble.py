@@ -107,6 +107,24 @@ def test_loads_in_a_fresh_process_when_balanceflow_is_imported_first(
     )
 
 
+def test_members_with_the_same_name_save_as_one_file(data, tmp_path):
+    """Check that members built by a model_fn that names its model still save and load."""
+    X, y, X_val, _ = data
+
+    def named_model(input_shape, n_classes):
+        return keras.Sequential(
+            [keras.Input(input_shape), keras.layers.Dense(1, activation="sigmoid")],
+            name="mlp",
+        )
+
+    ens = StrategyEnsemble(named_model, seed=0).fit(X, y, epochs=1, verbose=0)
+    ens.save(str(tmp_path / "named.keras"))
+    loaded = keras.models.load_model(tmp_path / "named.keras", safe_mode=True)
+    np.testing.assert_allclose(
+        loaded.predict(X_val, verbose=0), ens.predict_proba(X_val), atol=1e-6
+    )
+
+
 def test_class_weight_member_and_multiclass(data):
     """Check a class_weight member and a 3-class problem give (n, 3) probabilities."""
     rng = np.random.default_rng(0)

@@ -162,3 +162,40 @@ def test_threshold_on_multiclass_fails_before_training():
         InvalidParameterError, match=r"binary targets only.*threshold=0.3"
     ):
         bf.compare(X, y, threshold=0.3)
+
+
+def test_threshold_applies_to_the_minority_probability():
+    """Check that when the minority label sorts first ('fraud' < 'normal'), a row counts as
+    minority when P(fraud) >= threshold, recomputed with scikit-learn."""
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(3)
+    y = np.array(["fraud"] * 15 + ["normal"] * 75)
+    X = (rng.normal(size=(90, 2)) + (y == "fraud")[:, None]).astype("float32")
+    result = bf.compare(X, y, strategies=["none"], n_splits=3, epochs=2, threshold=0.2)
+    assert result.settings["threshold_class"] == "fraud"
+    codes = (y == "normal").astype(int)  # fraud = 0, normal = 1
+    for fold, (_, test_idx) in enumerate(result.folds):
+        p_fraud = result.proba["none"][test_idx, 0]
+        predicted_fraud = p_fraud >= 0.2
+        expected = f1_score(codes[test_idx] == 0, predicted_fraud, zero_division=0)
+        row = result.records.query("fold == @fold").iloc[0]
+        assert row["minority_f1"] == pytest.approx(expected)
+
+
+def test_feature_problems_fail_clearly():
+    y = np.array([0] * 40 + [1] * 10)
+    frame = pd.DataFrame({0: np.ones(50), "0": np.zeros(50)})
+    with pytest.raises(DataError, match=r"distinct names.*\['0'\]"):
+        bf.compare(frame, y)
+    with pytest.raises(DataError, match="preprocess=None does not impute"):
+        bf.compare(np.full((50, 2), np.nan), y, preprocess=None)
+
+
+def test_object_column_with_numpy_scalars_is_encoded():
+    values = [np.int64(1), "a", np.float32(2.0), True, None] * 10
+    frame, numeric, categorical = bf.model_selection.clean_features(
+        pd.DataFrame({"mixed": pd.Series(values, dtype=object)})
+    )
+    assert categorical == ["mixed"] and numeric == []
+    assert frame["mixed"].isna().sum() == 10

@@ -91,3 +91,19 @@ def test_bad_seed():
 def test_callable_must_return_dict():
     with pytest.raises(InvalidParameterError, match="must return a"):
         bf.resample(np.zeros((10, 1)), y2, sampling_strategy=lambda y: 3)
+
+
+def test_keyword_a_sampler_cannot_act_on():
+    with pytest.raises(InvalidParameterError, match=r"'majority' asks an over-sampler"):
+        bf.resample(np.zeros((10, 1)), y2, method="over", sampling_strategy="majority")
+    with pytest.raises(
+        InvalidParameterError, match=r"'minority' asks an under-sampler"
+    ):
+        bf.resample(np.zeros((10, 1)), y2, method="under", sampling_strategy="minority")
+
+
+def test_pandas_missing_label_is_named_missing():
+    pd = pytest.importorskip("pandas")
+    y = pd.Series(["a"] * 3 + ["b"] * 6 + [None], dtype="string")
+    with pytest.raises(DataError, match=r"1 missing label\(s\) \(first at row 9\)"):
+        bf.resample(np.zeros((10, 1)), y)

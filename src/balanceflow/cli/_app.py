@@ -123,10 +123,15 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
         f"[bold]{source}[/] · {sum(result.class_counts)} rows · classes {counts} · "
         f"imbalance ratio {result.imbalance_ratio:.1f}"
     )
+    decision = (
+        f"threshold {settings['threshold']} on P({settings['threshold_class']})"
+        if settings.get("threshold_class") is not None
+        else "most probable class"
+    )
     console.print(
         f"{settings['n_splits']}-fold stratified CV (seed {settings['seed']}), "
         f"{settings['model']}, {settings['epochs']} epochs, batch {settings['batch_size']}, "
-        f"threshold {settings['threshold']}; mean ± std over folds"
+        f"{decision}; mean ± std over folds"
     )
     table = Table(show_lines=False, header_style="bold")
     table.add_column("#", justify="right")
@@ -186,7 +191,12 @@ def compare_command(
     seed: Annotated[int, typer.Option(help="Seed of folds, weights and samplers.")] = 0,
     epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 30,
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
-    threshold: Annotated[float, typer.Option(help="Binary decision threshold.")] = 0.5,
+    threshold: Annotated[
+        float,
+        typer.Option(
+            help="Binary decision threshold on the minority-class probability."
+        ),
+    ] = 0.5,
     metric: Annotated[
         str, typer.Option(help="Metric that orders the leaderboard.")
     ] = "pr_auc",

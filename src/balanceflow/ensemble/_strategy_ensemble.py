@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -132,7 +133,7 @@ class StrategyEnsemble:
         """
         strategies = self._check_params()
         if (
-            not isinstance(self.seed, int)
+            not isinstance(self.seed, numbers.Integral)
             or isinstance(self.seed, bool)
             or self.seed < 0
         ):
@@ -228,7 +229,12 @@ class StrategyEnsemble:
         """
         self._check_fitted()
         inputs = keras.Input(shape=self.input_shape_, name="features")
-        outputs = [member(inputs) for member in self.members_]
+        # Each member is wrapped under its own name: members built by one model_fn share
+        # the name the user gave them, and a Keras model needs unique layer names.
+        outputs = [
+            keras.Model(member.inputs[0], member.outputs[0], name=f"member_{i}")(inputs)
+            for i, member in enumerate(self.members_)
+        ]
         combined = EnsembleCombiner(
             method=self.combine,
             weights=self.weights_.tolist(),

@@ -35,6 +35,11 @@ class ProgressCallback(Protocol):
     def __call__(self, done: int, total: int, description: str) -> None: ...
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value (labels of an object array already are)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     if (
         not isinstance(value, numbers.Integral)
@@ -90,8 +95,10 @@ def compare(
     epochs, batch_size : int
         Passed to ``model.fit``.
     threshold : float, default=0.5
-        Binary decision threshold on the probability of class index 1 for the label metrics
-        (balanced accuracy, G-mean, F1, MCC). PR-AUC and ROC-AUC do not depend on it.
+        Binary decision threshold on the probability of the minority class (the less
+        frequent label of ``y``; class index 1 on a tie): a row is predicted as the minority
+        when that probability is >= ``threshold``. It sets the label metrics (balanced
+        accuracy, G-mean, F1, MCC); PR-AUC and ROC-AUC do not depend on it.
     preprocess : "auto", None or a scikit-learn transformer
         ``None`` passes ``X`` to the model as float32 (for images); a transformer is cloned
         and fit on each training fold.
@@ -141,11 +148,12 @@ def compare(
     counts = np.bincount(codes, minlength=len(classes))
     if counts.min() < n_splits:
         small = {
-            classes[i].item(): int(c) for i, c in enumerate(counts) if c < n_splits
+            _plain(classes[i]): int(c) for i, c in enumerate(counts) if c < n_splits
         }
         raise DataError(
             f"Every class needs at least n_splits={n_splits} rows for stratified folds; "
-            f"class(es) {small} (label: rows) have fewer. Lower `n_splits` or add rows."
+            f"{len(small)} class(es) have fewer (label: rows): {short_repr(small, 200)}. "
+            "Lower `n_splits` or add rows."
         )
 
     if len(classes) > 2 and float(threshold) != 0.5:
@@ -158,6 +166,11 @@ def compare(
         transformer = make_preprocessor(numeric, categorical)
     elif preprocess is None:
         features, transformer = np.asarray(X, dtype=np.float32), None
+        if not np.isfinite(features).all():
+            raise DataError(
+                "`X` contains NaN or inf, and preprocess=None does not impute. Clean X, or "
+                "pass preprocess='auto' (tabular) or your own transformer."
+            )
     elif hasattr(preprocess, "fit") and hasattr(preprocess, "transform"):
         features, transformer = X, preprocess
     else:
@@ -166,6 +179,9 @@ def compare(
             f"Received: preprocess={short_repr(preprocess)}."
         )
     build = model_fn if model_fn is not None else default_model_fn
+    # The binary threshold applies to the probability of the minority class; evaluate()
+    # thresholds column 1, so when the minority is class index 0, flip codes and columns.
+    flip = len(classes) == 2 and counts[0] < counts[1]
 
     folds = list(
         StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(
@@ -211,7 +227,12 @@ def compare(
             else:
                 proba, seconds = fold_proba[strategy.name], fit_seconds[strategy.name]
             oof[strategy.name][test_idx] = proba
-            report = evaluate(y_test, proba, threshold=float(threshold))
+            if flip:
+                report = evaluate(
+                    1 - y_test, proba[:, ::-1], threshold=float(threshold)
+                )
+            else:
+                report = evaluate(y_test, proba, threshold=float(threshold))
             row = {"strategy": strategy.name, "fold": fold}
             row.update({name: getattr(report, name) for name in METRIC_NAMES})
             row["fit_seconds"] = seconds
@@ -229,6 +250,9 @@ def compare(
             "epochs": epochs,
             "batch_size": batch_size,
             "threshold": float(threshold),
+            "threshold_class": _plain(classes[0 if flip else 1])
+            if len(classes) == 2
+            else None,
             "model": "default MLP"
             if model_fn is None
             else getattr(model_fn, "__name__", "custom"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,13 @@ def clean_features(X: Any) -> tuple[pd.DataFrame, list[str], list[str]]:
         X = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
     if X.shape[1] == 0:
         raise DataError("`X` has no feature columns. Pass at least one feature.")
+    labels = [str(name) for name in X.columns]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise DataError(
+            f"Feature columns must have distinct names; {repeated} occur more than once "
+            "(names are compared as text, so 0 and '0' collide). Rename the columns."
+        )
     columns: dict[str, Any] = {}
     numeric, categorical = [], []
     for name in X.columns:
@@ -74,7 +82,7 @@ def clean_features(X: Any) -> tuple[pd.DataFrame, list[str], list[str]]:
             odd = {
                 type(v).__name__
                 for v in present
-                if not isinstance(v, (str, int, float, bool))
+                if not isinstance(v, (str, numbers.Number, bool, np.bool_))
             }
             if odd:
                 raise DataError(

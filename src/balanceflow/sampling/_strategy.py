@@ -150,6 +150,12 @@ def resolve_sampling_strategy(
                 f"sampling_strategy={sampling_strategy!r}. Use one of {list(KEYWORDS)}, a "
                 "float ratio, a {class: count} dict or a callable."
             )
+        if (kind, sampling_strategy) in {("over", "majority"), ("under", "minority")}:
+            raise InvalidParameterError(
+                f"sampling_strategy={sampling_strategy!r} asks an {kind}-sampler to resample "
+                f"the {sampling_strategy} class, which it cannot change. Use "
+                f"{'minority' if kind == 'over' else 'majority'!r}, 'auto' or a dict."
+            )
         selected = _keyword_classes(sampling_strategy, counts, kind)
         size = max(counts.values()) if kind == "over" else min(counts.values())
         return {cls: size for cls in selected}
