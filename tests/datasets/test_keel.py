@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from balanceflow.datasets import describe, description, load, names, read_keel
 from balanceflow.exceptions import DataError, InvalidParameterError
 
-# Copied from /work/shared/datasets/keel/README.md (KEEL's published figures):
+# Copied from ../shared/datasets/keel/README.md (KEEL's published figures):
 # name: (domain, rows, features, nominal features, minority count, imbalance ratio)
 EXPECTED = {
     "wisconsin": ("medical, breast cytology", 683, 9, 0, 239, 1.86),
