@@ -8,9 +8,12 @@ from balanceflow.weights._class_weight import (
     class_priors,
     class_weight,
 )
+from balanceflow.weights._prior_offset import adjust_logits, check_priors
 
 __all__ = [
     "CLASS_WEIGHT_METHODS",
+    "adjust_logits",
+    "check_priors",
     "class_counts",
     "class_priors",
     "class_weight",
