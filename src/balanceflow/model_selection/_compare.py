@@ -243,6 +243,7 @@ def compare(
         classes=classes.tolist(),
         class_counts=counts.tolist(),
         folds=[(tr, te) for tr, te in folds],
+        y_true=codes,
         proba=oof,
         settings={
             "n_splits": n_splits,

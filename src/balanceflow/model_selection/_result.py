@@ -41,6 +41,8 @@ class CompareResult:
         The labels in class-index order and their row counts.
     folds : list of (train_indices, test_indices)
         The stratified folds, the same for every strategy.
+    y_true : ndarray of shape (n_samples,)
+        The targets as class indices (``classes[y_true]`` are the labels).
     proba : dict of str to ndarray of shape (n_samples, n_classes)
         Out-of-fold class probabilities of each strategy: row ``i`` comes from the model
         that did not see row ``i``.
@@ -53,6 +55,7 @@ class CompareResult:
     classes: list[Any]
     class_counts: list[int]
     folds: list[tuple[np.ndarray, np.ndarray]] = field(repr=False)
+    y_true: np.ndarray = field(repr=False)
     proba: dict[str, np.ndarray] = field(repr=False)
     settings: dict[str, Any]
     dataset: str | None = None
