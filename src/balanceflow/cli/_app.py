@@ -10,6 +10,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -134,8 +135,10 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
         f"{decision}; mean ± std over folds"
     )
     table = Table(show_lines=False, header_style="bold")
+    info = result.statistics(metric)
     table.add_column("#", justify="right")
     table.add_column("strategy", no_wrap=True)
+    table.add_column("≈best", justify="center")
     for m in METRIC_NAMES:
         title = METRIC_LABELS[m] + (" ▼" if m == metric else "")
         table.add_column(title, justify="right")
@@ -148,21 +151,19 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
             cells.append(
                 f"[bold green]{text}[/]" if row[(m, "mean")] == best[m] else text
             )
-        table.add_row(str(rank), str(name), *cells)
-    console.print(table)
-    shown = [metric] if metric == "g_mean" else [metric, "g_mean"]
-    for m in shown:
-        top = board[(m, "mean")].idxmax()
-        note = " at the decision threshold" if m == "g_mean" else ""
-        console.print(
-            f"Best by {METRIC_LABELS[m]}{note}: [bold]{top}[/] "
-            f"({board.loc[top, (m, 'mean')]:.3f} ± {board.loc[top, (m, 'std')]:.3f})."
+        tied = (
+            "=" if name in info["indistinguishable"] and info["n_blocks"] >= 6 else ""
         )
-    console.print(
-        "Differences smaller than the fold-to-fold spread (± std) are not reliable; "
-        "PR-AUC and ROC-AUC rank the scores, the other metrics judge the labels at the "
-        "threshold."
-    )
+        table.add_row(str(rank), str(name), tied, *cells)
+    console.print(table)
+    if info["n_blocks"] >= 6 and np.isfinite(info["friedman_p"]):
+        console.print(
+            f"Friedman test across strategies: p = {info['friedman_p']:.3g}; '=' marks the "
+            f"strategies that a Holm-corrected Wilcoxon test cannot tell apart from the best "
+            f"(p >= {info['alpha']})."
+        )
+    console.print()
+    console.print(result.recommendation(metric), soft_wrap=False)
 
 
 @app.command("compare")
@@ -188,6 +189,30 @@ def compare_command(
         ),
     ] = None,
     n_splits: Annotated[int, typer.Option(help="Number of stratified folds.")] = 5,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            help="Repeats of the K-fold split (more make the tests meaningful)."
+        ),
+    ] = 1,
+    n_jobs: Annotated[
+        int,
+        typer.Option(
+            "--n-jobs", help="Worker processes for the folds (-1: one per core)."
+        ),
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on an existing Dask scheduler, e.g. tcp://127.0.0.1:8786."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory for the resumable results store (and the report)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of folds, weights and samplers.")] = 0,
     epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 30,
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
@@ -247,11 +272,15 @@ def compare_command(
             y,
             strategies=strategy or "default",
             n_splits=n_splits,
+            n_repeats=repeats,
             seed=seed,
             epochs=epochs,
             batch_size=batch_size,
             threshold=threshold,
             progress=on_progress,
+            n_jobs=n_jobs,
+            scheduler=scheduler,
+            out=out,
         )
     result.dataset = source
     if output_format is OutputFormat.json:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numbers
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from balanceflow._validation import (
@@ -18,12 +16,14 @@ from balanceflow._validation import (
     derive_seed,
     encode_labels,
     short_repr,
-    take_rows,
 )
 from balanceflow.exceptions import DataError, InvalidParameterError
 from balanceflow.metrics import METRIC_NAMES, evaluate
+from balanceflow.model_selection._backends import run_tasks
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._result import CompareResult
+from balanceflow.model_selection._store import ResultsStore, config_hash
+from balanceflow.model_selection._trials import FoldTask, Plan, strategy_config
 from balanceflow.strategies import Strategy, resolve_strategies
 
 __all__ = ["ProgressCallback", "compare"]
@@ -59,12 +59,16 @@ def compare(
     strategies: str | Sequence[str | Strategy] = "default",
     model_fn: Callable[..., Any] | None = None,
     n_splits: int = 5,
+    n_repeats: int = 1,
     seed: int = 0,
     epochs: int = 30,
     batch_size: int = 64,
     threshold: float = 0.5,
     preprocess: Any = "auto",
     progress: ProgressCallback | None = None,
+    n_jobs: int = 1,
+    scheduler: str | None = None,
+    out: str | None = None,
 ) -> CompareResult:
     """Compare imbalance strategies under stratified K-fold cross-validation.
 
@@ -102,8 +106,25 @@ def compare(
     preprocess : "auto", None or a scikit-learn transformer
         ``None`` passes ``X`` to the model as float32 (for images); a transformer is cloned
         and fit on each training fold.
+    n_repeats : int, default=1
+        Repeats of the K-fold split with different shuffles (``RepeatedStratifiedKFold``).
+        More blocks make the statistical tests meaningful: with 5 folds and 1 repeat no
+        Wilcoxon test can reach p < 0.05.
     progress : callable, optional
         ``progress(done, total, description)`` after each trained model.
+    n_jobs : int, default=1
+        Folds run in this many joblib worker processes (-1: one per core), each with its
+        TensorFlow threads capped so the workers share the cores. Results equal the serial
+        run's up to floating-point summation order.
+    scheduler : str, optional
+        Address of an existing Dask distributed scheduler (``tcp://host:port``); the folds
+        run on its workers (needs ``balanceflow[dask]``).
+    out : str or path, optional
+        A directory for the results store (``trials.jsonl``): every finished trial is
+        appended as it completes, and a rerun with the same data and settings skips the
+        trials already there, so an interrupted run resumes. Trials are keyed by the data,
+        the settings, the strategy and the model function's *name*: use a new directory
+        after changing a model function's body.
 
     Returns
     -------
@@ -117,17 +138,23 @@ def compare(
     >>> result = bf.compare(X, y, strategies=["none", "over"], epochs=5)  # doctest: +SKIP
     >>> print(result.leaderboard())                                       # doctest: +SKIP
     """
-    import keras
 
     from balanceflow._models import (
-        ModelState,
-        call_model_fn,
         default_model_fn,
-        predict_proba,
     )
     from balanceflow.ensemble import combine_proba
 
     n_splits = _check_positive_int(n_splits, "n_splits", minimum=2)
+    n_repeats = _check_positive_int(n_repeats, "n_repeats")
+    if (
+        not isinstance(n_jobs, numbers.Integral)
+        or isinstance(n_jobs, bool)
+        or n_jobs == 0
+    ):
+        raise InvalidParameterError(
+            "`n_jobs` must be a positive int, or -1 for one worker per core. "
+            f"Received: n_jobs={short_repr(n_jobs)}."
+        )
     epochs = _check_positive_int(epochs, "epochs")
     batch_size = _check_positive_int(batch_size, "batch_size")
     seed = _check_positive_int(seed, "seed", minimum=0)
@@ -182,80 +209,136 @@ def compare(
     # The binary threshold applies to the probability of the minority class; evaluate()
     # thresholds column 1, so when the minority is class index 0, flip codes and columns.
     flip = len(classes) == 2 and counts[0] < counts[1]
+    settings = {
+        "n_splits": n_splits,
+        "n_repeats": n_repeats,
+        "seed": seed,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "threshold": float(threshold),
+        "threshold_class": _plain(classes[0 if flip else 1])
+        if len(classes) == 2
+        else None,
+        "model": "default MLP" if model_fn is None else _function_name(model_fn),
+    }
 
-    folds = list(
-        StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(
-            np.zeros(len(codes)), codes
+    folds = {}
+    for repeat in range(n_repeats):
+        state = seed if repeat == 0 else derive_seed(seed, "folds", repeat)
+        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=state)
+        for fold, (tr, te) in enumerate(splitter.split(np.zeros(len(codes)), codes)):
+            folds[(repeat, fold)] = (tr, te)
+
+    store = ResultsStore(out) if out is not None else None
+    data_key = _data_fingerprint(features, codes, preprocess)
+
+    def trial_key(name: str, repeat: int, fold: int) -> str:
+        return config_hash(
+            {
+                "data": data_key,
+                "settings": {k: v for k, v in settings.items() if k != "n_repeats"},
+                "strategy": strategy_config(by_name[name]),
+                "repeat": repeat,
+                "fold": fold,
+            }
         )
-    )
-    total = len(folds) * len(trained)
-    done = 0
-    records = []
-    oof = {s.name: np.full((len(codes), len(classes)), np.nan) for s in requested}
-    for fold, (train_idx, test_idx) in enumerate(folds):
-        X_train, X_test = take_rows(features, train_idx), take_rows(features, test_idx)
-        if transformer is not None:
-            fitted = clone(transformer).fit(X_train)
-            X_train, X_test = fitted.transform(X_train), fitted.transform(X_test)
-        X_train = np.asarray(X_train, dtype=np.float32)
-        X_test = np.asarray(X_test, dtype=np.float32)
-        y_train, y_test = codes[train_idx], codes[test_idx]
 
-        keras.utils.set_random_seed(derive_seed(seed, "init", fold))
-        state = ModelState(call_model_fn(build, X_train.shape[1:], len(classes)))
-        fold_proba: dict[str, np.ndarray] = {}
-        fit_seconds: dict[str, float] = {}
+    finished = store.load() if store is not None else {}
+    probas: dict[tuple[int, int, str], np.ndarray] = {}
+    seconds: dict[tuple[int, int, str], float] = {}
+    tasks = []
+    for (repeat, fold), (tr, te) in folds.items():
+        todo = []
         for strategy in trained:
-            start = time.perf_counter()
-            trial_seed = derive_seed(seed, "trial", fold, strategy.name)
-            X_s, y_s, fit_kwargs = strategy.prepare(X_train, y_train, seed=trial_seed)
-            model = state.restore()
-            keras.utils.set_random_seed(trial_seed)
-            model.fit(
-                X_s, y_s, epochs=epochs, batch_size=batch_size, verbose=0, **fit_kwargs
-            )
-            fold_proba[strategy.name] = predict_proba(model, X_test, len(classes))
-            fit_seconds[strategy.name] = time.perf_counter() - start
+            record = finished.get(trial_key(strategy.name, repeat, fold))
+            if record is None:
+                todo.append(strategy.name)
+            else:
+                probas[(repeat, fold, strategy.name)] = np.asarray(record["proba"])
+                seconds[(repeat, fold, strategy.name)] = float(record["fit_seconds"])
+        if todo:
+            tasks.append(FoldTask(repeat, fold, tr, te, todo))
+
+    total = len(folds) * len(trained)
+    done = total - sum(len(t.names) for t in tasks)
+    if progress is not None:
+        progress(done, total, "resumed" if done else "starting")
+    plan = Plan(
+        features=features,
+        codes=codes,
+        n_classes=len(classes),
+        transformer=transformer,
+        model_fn=build,
+        strategies={s.name: s for s in trained},
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    for results in run_tasks(plan, tasks, n_jobs=n_jobs, scheduler=scheduler):
+        for trial in results:
+            key = (trial["repeat"], trial["fold"], trial["strategy"])
+            probas[key], seconds[key] = trial["proba"], trial["fit_seconds"]
+            if store is not None:
+                store.append({"key": trial_key(*key[2:], *key[:2]), **trial})
             done += 1
             if progress is not None:
-                progress(done, total, f"fold {fold + 1}/{len(folds)} · {strategy.name}")
+                progress(done, total, f"fold {key[1] + 1} · {key[2]}")
+
+    records = []
+    oof = {s.name: np.full((len(codes), len(classes)), np.nan) for s in requested}
+    for (repeat, fold), (_, test_idx) in folds.items():
+        y_test = codes[test_idx]
         for strategy in requested:
-            if strategy.is_ensemble:
-                stack = np.stack([fold_proba[m] for m in strategy.members])
-                proba = combine_proba(stack, strategy.combine)
-                seconds = sum(fit_seconds[m] for m in strategy.members)
-            else:
-                proba, seconds = fold_proba[strategy.name], fit_seconds[strategy.name]
-            oof[strategy.name][test_idx] = proba
+            names = strategy.members if strategy.is_ensemble else (strategy.name,)
+            stack = np.stack([probas[(repeat, fold, m)] for m in names])
+            proba = (
+                combine_proba(stack, strategy.combine)
+                if strategy.is_ensemble
+                else stack[0]
+            )
+            if repeat == 0:
+                oof[strategy.name][test_idx] = proba
             if flip:
                 report = evaluate(
                     1 - y_test, proba[:, ::-1], threshold=float(threshold)
                 )
             else:
                 report = evaluate(y_test, proba, threshold=float(threshold))
-            row = {"strategy": strategy.name, "fold": fold}
+            row = {"strategy": strategy.name, "repeat": repeat, "fold": fold}
             row.update({name: getattr(report, name) for name in METRIC_NAMES})
-            row["fit_seconds"] = seconds
+            row["fit_seconds"] = sum(seconds[(repeat, fold, m)] for m in names)
             records.append(row)
     return CompareResult(
         records=pd.DataFrame(records),
         strategies=[s.name for s in requested],
         classes=classes.tolist(),
         class_counts=counts.tolist(),
-        folds=[(tr, te) for tr, te in folds],
+        folds=[folds[(0, f)] for f in range(n_splits)],
         y_true=codes,
         proba=oof,
-        settings={
-            "n_splits": n_splits,
-            "seed": seed,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "threshold": float(threshold),
-            "threshold_class": _plain(classes[0 if flip else 1])
-            if len(classes) == 2
-            else None,
-            "model": "default MLP"
-            if model_fn is None
-            else getattr(model_fn, "__name__", "custom"),
-        },
+        settings=settings,
     )
+
+
+def _function_name(function: Any) -> str:
+    module = getattr(function, "__module__", None) or ""
+    name = getattr(function, "__qualname__", None) or type(function).__name__
+    return f"{module}:{name}" if module and module != "__main__" else name
+
+
+def _data_fingerprint(features: Any, codes: np.ndarray, preprocess: Any) -> str:
+    """A hash of the data and its preprocessing, for the results store's keys."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(codes).tobytes())
+    if isinstance(features, pd.DataFrame):
+        digest.update(
+            pd.util.hash_pandas_object(features, index=False).to_numpy().tobytes()
+        )
+        digest.update(repr(list(features.columns)).encode())
+    else:
+        digest.update(np.ascontiguousarray(np.asarray(features)).tobytes())
+    digest.update(
+        repr(preprocess if preprocess in ("auto", None) else type(preprocess)).encode()
+    )
+    return digest.hexdigest()[:16]

@@ -12,6 +12,7 @@ import pandas as pd
 from balanceflow._validation import short_repr
 from balanceflow.exceptions import InvalidParameterError
 from balanceflow.metrics import METRIC_NAMES
+from balanceflow.model_selection._stats import friedman, mean_interval, wilcoxon_vs_best
 
 __all__ = ["METRIC_LABELS", "CompareResult"]
 
@@ -69,16 +70,105 @@ class CompareResult:
         return metric
 
     def leaderboard(self, metric: str = "pr_auc") -> pd.DataFrame:
-        """Mean and standard deviation over folds of every metric, best ``metric`` first.
+        """Mean, standard deviation and 95% interval of every metric, best ``metric`` first.
 
-        Returns a DataFrame indexed by strategy with (metric, "mean"/"std") columns; the
-        standard deviation is the sample one (ddof=1) over folds.
+        Returns a DataFrame indexed by strategy with (metric, "mean" / "std" / "ci_low" /
+        "ci_high") columns over all (repeat, fold) blocks; ``std`` is the sample one
+        (ddof=1) and the interval a Student-t interval of the mean (optimistic: folds share
+        training rows).
         """
         metric = self._check_metric(metric)
-        grouped = self.records.groupby("strategy", sort=False)[list(METRIC_NAMES)]
-        table = grouped.agg(["mean", "std"])
-        table = table.reindex(self.strategies)
+        columns = {}
+        grouped = self.records.groupby("strategy", sort=False)
+        for m in METRIC_NAMES:
+            values = grouped[m]
+            columns[(m, "mean")] = values.mean()
+            columns[(m, "std")] = values.std(ddof=1)
+            intervals = values.apply(lambda v: mean_interval(v.to_numpy()))
+            columns[(m, "ci_low")] = intervals.map(lambda ci: ci[0])
+            columns[(m, "ci_high")] = intervals.map(lambda ci: ci[1])
+        table = pd.DataFrame(columns).reindex(self.strategies)
+        table.columns = pd.MultiIndex.from_tuples(table.columns)
+        table.index.name = "strategy"
         return table.sort_values((metric, "mean"), ascending=False, kind="stable")
+
+    def scores(self, metric: str = "pr_auc") -> pd.DataFrame:
+        """A (repeat, fold) × strategy table of ``metric``: the paired blocks of the tests."""
+        metric = self._check_metric(metric)
+        table = self.records.pivot_table(
+            index=["repeat", "fold"], columns="strategy", values=metric
+        )
+        return table[self.strategies]
+
+    def statistics(self, metric: str = "pr_auc", alpha: float = 0.05) -> dict[str, Any]:
+        """Is the best strategy really better? Friedman test across strategies, then each
+        strategy against the best with a Wilcoxon signed-rank test (Holm-corrected),
+        paired over the (repeat, fold) blocks.
+
+        Returns a dict with ``best``, ``friedman_statistic``, ``friedman_p``,
+        ``p_vs_best`` (strategy -> adjusted p) and ``indistinguishable`` (strategies whose
+        adjusted p is >= ``alpha``, the best included), and ``n_blocks``.
+        """
+        table = self.scores(metric)
+        best = self.best(metric)
+        statistic, p_value = friedman(table)
+        adjusted = wilcoxon_vs_best(table, best)
+        tied = [best] + [
+            name for name, p in adjusted.items() if not (np.isfinite(p) and p < alpha)
+        ]
+        return {
+            "metric": metric,
+            "best": best,
+            "n_blocks": int(table.dropna().shape[0]),
+            "friedman_statistic": statistic,
+            "friedman_p": p_value,
+            "p_vs_best": adjusted,
+            "indistinguishable": tied,
+            "alpha": alpha,
+        }
+
+    def recommendation(self, metric: str = "pr_auc") -> str:
+        """A plain-language paragraph: what to use, how sure we are, and the caveats."""
+        board = self.leaderboard(metric)
+        info = self.statistics(metric)
+        best = info["best"]
+        label = METRIC_LABELS[metric]
+        mean, std = board.loc[best, (metric, "mean")], board.loc[best, (metric, "std")]
+        blocks = info["n_blocks"]
+        parts = [
+            f"{best} has the highest mean {label} ({mean:.3f} ± {std:.3f}, {blocks} folds)."
+        ]
+        others = [n for n in info["indistinguishable"] if n != best]
+        if info["n_blocks"] < 6:
+            parts.append(
+                f"With {info['n_blocks']} paired folds no test can separate strategies at "
+                f"p < {info['alpha']}; rerun with more repeats (--repeats 3) before trusting "
+                "the order."
+            )
+        elif others:
+            parts.append(
+                f"{', '.join(others)} cannot be told apart from it (Wilcoxon signed-rank "
+                f"against the best, Holm-corrected, p >= {info['alpha']}): pick among them "
+                "on cost or simplicity."
+            )
+        else:
+            parts.append(
+                "Every other strategy is significantly worse on this metric (Wilcoxon "
+                f"signed-rank against the best, Holm-corrected, p < {info['alpha']})."
+            )
+        if metric != "g_mean":
+            g_best = board[("g_mean", "mean")].idxmax()
+            if g_best != best:
+                parts.append(
+                    f"If you act on labels at the threshold, {g_best} has the best G-mean "
+                    f"({board.loc[g_best, ('g_mean', 'mean')]:.3f}); tuning the threshold "
+                    "can close that gap."
+                )
+        parts.append(
+            "Caveats: folds share training rows, so intervals are optimistic; the ranking "
+            "holds for this model, these settings and data like these."
+        )
+        return " ".join(parts)
 
     def best(self, metric: str = "pr_auc") -> str:
         """The strategy with the highest mean ``metric``."""
@@ -118,10 +208,8 @@ class CompareResult:
             entry: dict[str, Any] = {"strategy": str(name)}
             for m in METRIC_NAMES:
                 entry[m] = {
-                    "mean": float(values[(m, "mean")]),
-                    "std": float(values[(m, "std")])
-                    if np.isfinite(values[(m, "std")])
-                    else None,
+                    stat: _finite_or_none(values[(m, stat)])
+                    for stat in ("mean", "std", "ci_low", "ci_high")
                 }
             board.append(entry)
         return {
@@ -135,5 +223,23 @@ class CompareResult:
             "settings": self.settings,
             "sorted_by": metric,
             "leaderboard": board,
+            "statistics": _clean(self.statistics(metric)),
+            "recommendation": self.recommendation(metric),
             "records": json.loads(self.records.to_json(orient="records")),
         }
+
+
+def _clean(value: Any) -> Any:
+    """Non-finite floats become None, so the output is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _finite_or_none(value: Any) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None

@@ -1,0 +1,70 @@
+"""Where fold tasks run: in this process, in joblib workers, or on a Dask cluster."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from balanceflow._validation import short_repr
+from balanceflow.exceptions import BalanceflowError, InvalidParameterError
+from balanceflow.model_selection._trials import FoldTask, Plan, run_fold
+
+__all__ = ["run_tasks"]
+
+
+def _threads_per_worker(n_workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, n_workers))
+
+
+def run_tasks(
+    plan: Plan, tasks: list[FoldTask], *, n_jobs: int = 1, scheduler: str | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Run ``tasks`` and yield each one's results as soon as it finishes."""
+    if scheduler is not None:
+        yield from _run_dask(plan, tasks, scheduler)
+    elif n_jobs == 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield run_fold(plan, task)
+    else:
+        yield from _run_joblib(plan, tasks, n_jobs)
+
+
+def _run_joblib(plan: Plan, tasks: list[FoldTask], n_jobs: int) -> Iterator[list[dict]]:
+    from joblib import Parallel, delayed
+
+    workers = min(n_jobs, len(tasks)) if n_jobs > 0 else (os.cpu_count() or 1)
+    threads = _threads_per_worker(workers)
+    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
+    yield from parallel(delayed(run_fold)(plan, task, threads) for task in tasks)
+
+
+def _run_dask(
+    plan: Plan, tasks: list[FoldTask], scheduler: str
+) -> Iterator[list[dict]]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise InvalidParameterError(
+            "Running on a Dask cluster needs the 'distributed' package: "
+            "pip install 'balanceflow[dask]'."
+        ) from None
+    try:
+        client = Client(scheduler, timeout="5s")
+    except (OSError, TimeoutError) as err:
+        raise BalanceflowError(
+            f"Could not reach the Dask scheduler at {short_repr(scheduler)} within 5 s "
+            f"({type(err).__name__}). Check the address and that the scheduler is running."
+        ) from None
+    try:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        threads = _threads_per_worker(workers) if "127.0.0.1" in scheduler else None
+        plan_future = client.scatter(plan, broadcast=True)
+        futures = [
+            client.submit(run_fold, plan_future, task, threads, pure=False)
+            for task in tasks
+        ]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
