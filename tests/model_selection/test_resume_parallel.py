@@ -15,7 +15,12 @@ import pytest
 import balanceflow as bf
 from balanceflow.exceptions import BalanceflowError, InvalidParameterError
 
-SETTINGS = {"strategies": ["none", "over", "under"], "n_splits": 3, "epochs": 3, "seed": 1}
+SETTINGS = {
+    "strategies": ["none", "over", "under"],
+    "n_splits": 3,
+    "epochs": 3,
+    "seed": 1,
+}
 TRIALS = 3 * 3  # folds x trained strategies
 
 

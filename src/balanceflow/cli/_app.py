@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -287,6 +288,125 @@ def compare_command(
         print(json.dumps(result.to_dict(metric), indent=2))
     else:
         _render_table(result, metric, source)
+
+
+@app.command("fit")
+@_known_errors
+def fit_command(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet training table.")],
+    target: Annotated[
+        str, typer.Option("--target", "-t", help="Name of the label column.")
+    ],
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy",
+            "-s",
+            help="'best' (chosen by cross-validation) or a strategy name.",
+        ),
+    ] = "best",
+    out: Annotated[
+        Path, typer.Option(help="Where to write the model (.keras).")
+    ] = Path("model.keras"),
+    metric: Annotated[
+        str, typer.Option(help="Metric that picks the best strategy.")
+    ] = "pr_auc",
+    objective: Annotated[
+        str, typer.Option(help="What the decision threshold is tuned for (binary).")
+    ] = "g_mean",
+    holdout: Annotated[
+        float, typer.Option(help="Share of rows held out to tune the threshold.")
+    ] = 0.2,
+    n_splits: Annotated[int, typer.Option(help="Folds of the selection.")] = 5,
+    repeats: Annotated[int, typer.Option(help="Repeats of the selection's folds.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
+    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Worker processes.")] = 1,
+) -> None:
+    """Pick the strategy by cross-validation, train it, tune its threshold, save it."""
+    from balanceflow.cli._io import read_table, split_target
+
+    X, y = split_target(read_table(file), target, str(file))
+    _import_keras_quietly()
+    from balanceflow.model_selection import fit_best
+
+    with _progress_bar(sys.stdout.isatty() and sys.stderr.isatty()) as bar:
+        task = bar.add_task("", total=None)
+        fitted = fit_best(
+            X,
+            y,
+            strategy=strategy,
+            metric=metric,
+            objective=objective,
+            holdout=holdout,
+            n_splits=n_splits,
+            n_repeats=repeats,
+            seed=seed,
+            epochs=epochs,
+            batch_size=batch_size,
+            n_jobs=n_jobs,
+            progress=lambda d, t, s: bar.update(
+                task, completed=d, total=t, description=s
+            ),
+        )
+    card_file = fitted.save(out)
+    card = fitted.card
+    console.print(
+        f"Strategy: [bold]{card['strategy']}[/] (selected by {metric} on "
+        f"{card['selection']['rows']} rows, {n_splits}-fold CV)"
+    )
+    decision = card["decision"]
+    if decision["threshold"] is not None:
+        positive = card["classes"][decision["threshold_class_index"]]
+        console.print(
+            f"Decision: {positive!r} when P({positive}) >= {decision['threshold']:.4f} "
+            f"(tuned for {objective} on {card['holdout']['rows']} held-out rows)"
+        )
+    metrics = card["holdout"]["metrics"]
+    console.print(
+        "Held-out: "
+        + ", ".join(
+            f"{name} {metrics[name]:.3f}" for name in ("pr_auc", "g_mean", "mcc")
+        )
+    )
+    console.print(f"Wrote {out} and {card_file}")
+
+
+@app.command("predict")
+@_known_errors
+def predict_command(
+    model: Annotated[
+        Path, typer.Argument(help="A model written by `balanceflow fit`.")
+    ],
+    file: Annotated[
+        Path, typer.Argument(help="CSV or Parquet table with the same columns.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write predictions to this CSV (default: stdout)."),
+    ] = None,
+) -> None:
+    """Predict labels and class probabilities for a table."""
+    from balanceflow.cli._io import read_table
+
+    frame = read_table(file)
+    _import_keras_quietly()
+    from balanceflow.model_selection import load_fitted
+
+    fitted = load_fitted(model)
+    proba = fitted.predict_proba(frame, str(file))
+    result = pd.DataFrame({"label": fitted._labels(proba)}, index=frame.index)
+    for i, label in enumerate(fitted.classes):
+        result[f"proba_{label}"] = proba[:, i]
+    if out is None:
+        sys.stdout.write(result.to_csv(index=False))
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    result.to_csv(tmp, index=False)
+    os.replace(tmp, out)
+    errors.print(f"Wrote {len(result)} predictions to {out}")
 
 
 @app.command("datasets")

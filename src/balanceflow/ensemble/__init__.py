@@ -13,13 +13,14 @@ from balanceflow.ensemble._combine import (
 )
 from balanceflow.ensemble._layers import EnsembleCombiner
 from balanceflow.ensemble._members import MEMBER_STRATEGIES, prepare_member
-from balanceflow.ensemble._strategy_ensemble import StrategyEnsemble
+from balanceflow.ensemble._strategy_ensemble import StrategyEnsemble, combine_models
 
 __all__ = [
     "COMBINE_METHODS",
     "MEMBER_STRATEGIES",
     "EnsembleCombiner",
     "StrategyEnsemble",
+    "combine_models",
     "combine_proba",
     "fit_vote_weights",
     "hard_vote",

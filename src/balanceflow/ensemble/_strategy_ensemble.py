@@ -25,7 +25,34 @@ from balanceflow.ensemble._layers import EnsembleCombiner
 from balanceflow.ensemble._members import check_member, prepare_member
 from balanceflow.exceptions import DataError, InvalidParameterError, NotFittedError
 
-__all__ = ["StrategyEnsemble"]
+__all__ = ["StrategyEnsemble", "combine_models"]
+
+
+def combine_models(
+    members: Sequence[keras.Model],
+    input_shape: tuple[int, ...],
+    method: str,
+    weights: Any,
+    n_classes: int,
+) -> keras.Model:
+    """One Keras model: ``members`` side by side, joined by an ``EnsembleCombiner``.
+
+    It outputs the combined (n, n_classes) probabilities of :func:`combine_proba`.
+    """
+    inputs = keras.Input(shape=tuple(input_shape), name="features")
+    # Each member is wrapped under its own name: members built by one model_fn share the
+    # name the user gave them, and a Keras model needs unique layer names.
+    outputs = [
+        keras.Model(member.inputs[0], member.outputs[0], name=f"member_{i}")(inputs)
+        for i, member in enumerate(members)
+    ]
+    combined = EnsembleCombiner(
+        method=method,
+        weights=[float(w) for w in np.asarray(weights).ravel()],
+        n_classes=n_classes,
+        name="combine",
+    )(outputs)
+    return keras.Model(inputs, combined, name="strategy_ensemble")
 
 
 class StrategyEnsemble:
@@ -228,20 +255,13 @@ class StrategyEnsemble:
         It outputs the combined (n, n_classes) probabilities, equal to ``predict_proba``.
         """
         self._check_fitted()
-        inputs = keras.Input(shape=self.input_shape_, name="features")
-        # Each member is wrapped under its own name: members built by one model_fn share
-        # the name the user gave them, and a Keras model needs unique layer names.
-        outputs = [
-            keras.Model(member.inputs[0], member.outputs[0], name=f"member_{i}")(inputs)
-            for i, member in enumerate(self.members_)
-        ]
-        combined = EnsembleCombiner(
-            method=self.combine,
-            weights=self.weights_.tolist(),
-            n_classes=self.n_classes_,
-            name="combine",
-        )(outputs)
-        return keras.Model(inputs, combined, name="strategy_ensemble")
+        return combine_models(
+            self.members_,
+            self.input_shape_,
+            self.combine,
+            self.weights_,
+            self.n_classes_,
+        )
 
     def save(self, path: str) -> None:
         """Save the ensemble as ONE ``.keras`` file.

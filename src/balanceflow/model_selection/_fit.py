@@ -1,0 +1,308 @@
+"""From a comparison to a shipped model: select, train, tune the threshold, save."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from balanceflow._validation import (
+    check_consistent_length,
+    check_targets,
+    derive_seed,
+    encode_labels,
+    short_repr,
+    take_rows,
+)
+from balanceflow.exceptions import DataError, InvalidParameterError
+from balanceflow.metrics import evaluate
+from balanceflow.model_selection._compare import compare
+from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
+from balanceflow.model_selection._schema import TabularSchema
+from balanceflow.strategies import Strategy, resolve_strategies
+
+__all__ = ["FittedModel", "fit_best", "load_fitted"]
+
+CARD_SUFFIX = ".card.json"
+
+
+def card_path(model_path: str | os.PathLike[str]) -> Path:
+    """The model card that goes with ``model.keras``: ``model.card.json``."""
+    path = Path(model_path)
+    return path.with_name(path.name.removesuffix(".keras") + CARD_SUFFIX)
+
+
+@dataclass
+class FittedModel:
+    """A trained strategy, its preprocessing and its decision rule, ready to predict.
+
+    Attributes
+    ----------
+    model : keras.Model
+        Takes the preprocessed features, outputs (n, n_classes) probabilities.
+    schema : TabularSchema
+        The input columns and their fitted preprocessing.
+    classes : list
+        Labels in class-index order.
+    threshold : float or None
+        Binary only: a row is ``threshold_class`` when its probability is >= threshold.
+    card : dict
+        The model card (strategy, metrics with intervals, priors, schema, settings).
+    """
+
+    model: Any
+    schema: TabularSchema
+    classes: list[Any]
+    threshold: float | None
+    threshold_class: int | None
+    card: dict[str, Any] = field(repr=False)
+
+    def predict_proba(self, X: pd.DataFrame, source: str = "the input") -> np.ndarray:
+        from balanceflow._models import predict_proba
+
+        features = self.schema.transform(X, source)
+        return predict_proba(self.model, features, len(self.classes))
+
+    def predict(self, X: pd.DataFrame, source: str = "the input") -> np.ndarray:
+        """Labels: the tuned threshold for binary problems, the most probable class else."""
+        return self._labels(self.predict_proba(X, source))
+
+    def _labels(self, proba: np.ndarray) -> np.ndarray:
+        if self.threshold is None:
+            codes = proba.argmax(axis=1)
+        else:
+            positive = self.threshold_class
+            codes = np.where(
+                proba[:, positive] >= self.threshold, positive, 1 - positive
+            )
+        return np.asarray(self.classes, dtype=object)[codes]
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``path`` (.keras) and its model card atomically; return the card's path."""
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise InvalidParameterError(
+                f"The model file must end with '.keras'. Received: {str(path)!r}."
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        card = card_path(path)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            tmp_model = Path(tmp) / "model.keras"
+            tmp_card = Path(tmp) / "card.json"
+            self.model.save(tmp_model)
+            tmp_card.write_text(json.dumps(self.card, indent=2, default=_json_default))
+            os.replace(tmp_model, path)
+            os.replace(tmp_card, card)
+        return card
+
+
+def load_fitted(path: str | os.PathLike[str]) -> FittedModel:
+    """Load a model saved by ``balanceflow fit`` (the .keras file and its model card)."""
+    import keras
+
+    path = Path(path)
+    card = card_path(path)
+    if not path.exists():
+        raise DataError(f"Model file not found: {str(path)!r}.")
+    if not card.exists():
+        raise DataError(
+            f"The model card {str(card)!r} is missing; `balanceflow fit` writes it next to the "
+            "model. It holds the preprocessing and the decision threshold."
+        )
+    data = json.loads(card.read_text())
+    model = keras.models.load_model(path, safe_mode=True)
+    decision = data["decision"]
+    return FittedModel(
+        model=model,
+        schema=TabularSchema.from_dict(data["schema"]),
+        classes=data["classes"],
+        threshold=decision.get("threshold"),
+        threshold_class=decision.get("threshold_class_index"),
+        card=data,
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def fit_best(
+    X: pd.DataFrame,
+    y: Any,
+    *,
+    strategy: str | Strategy = "best",
+    candidates: str | Sequence[str | Strategy] = "default",
+    metric: str = "pr_auc",
+    objective: str = "g_mean",
+    holdout: float = 0.2,
+    model_fn: Callable[..., Any] | None = None,
+    n_splits: int = 5,
+    n_repeats: int = 1,
+    seed: int = 0,
+    epochs: int = 30,
+    batch_size: int = 64,
+    progress: Any = None,
+    n_jobs: int = 1,
+) -> FittedModel:
+    """Choose a strategy by cross-validation, train it and tune its decision threshold.
+
+    1. A stratified ``holdout`` share of the rows is set aside.
+    2. On the other rows only (the training part), :func:`compare` cross-validates the
+       ``candidates`` and picks the one with the best mean ``metric`` (or evaluates the one
+       named by ``strategy``).
+    3. The chosen strategy is trained on the whole training part (preprocessing fit there).
+    4. Binary problems: the decision threshold is tuned for ``objective`` on the held-out
+       rows, which the model never trained on.
+
+    Returns a :class:`FittedModel`; ``save(path)`` writes one ``.keras`` file and a JSON model
+    card (strategy, cross-validated metrics with intervals, held-out metrics, class priors,
+    data schema, threshold).
+    """
+    import keras
+
+    from balanceflow._models import (
+        ModelState,
+        call_model_fn,
+        default_model_fn,
+        predict_proba,
+    )
+    from balanceflow.ensemble import combine_models
+    from balanceflow.thresholds import TunedThreshold
+
+    if not isinstance(X, pd.DataFrame):
+        raise InvalidParameterError(
+            f"`X` must be a pandas DataFrame (a table). Received: {type(X).__name__}."
+        )
+    if not isinstance(holdout, float) or not 0.05 <= holdout <= 0.5:
+        raise InvalidParameterError(
+            f"`holdout` must be a float in [0.05, 0.5]. Received: holdout={short_repr(holdout)}."
+        )
+    labels = check_targets(y)
+    check_consistent_length(X, labels)
+    codes, classes = encode_labels(labels)
+    counts = np.bincount(codes)
+    if counts.min() * holdout < 2 or counts.min() * (1 - holdout) < n_splits:
+        raise DataError(
+            f"The smallest class has {counts.min()} rows: too few to keep a held-out "
+            f"share of {holdout} (at least 2 rows) and {n_splits} folds on the rest."
+        )
+    rows = np.arange(len(codes))
+    train_idx, hold_idx = train_test_split(
+        rows,
+        test_size=holdout,
+        stratify=codes,
+        random_state=derive_seed(seed, "holdout"),
+    )
+    train_idx, hold_idx = np.sort(train_idx), np.sort(hold_idx)
+    X_train, X_hold = take_rows(X, train_idx), take_rows(X, hold_idx)
+    y_train = take_rows(np.asarray(labels), train_idx)
+
+    pool = resolve_strategies(candidates if strategy == "best" else [strategy])
+    result = compare(
+        X_train,
+        y_train,
+        strategies=pool,
+        model_fn=model_fn,
+        n_splits=n_splits,
+        n_repeats=n_repeats,
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        progress=progress,
+        n_jobs=n_jobs,
+    )
+    chosen_name = result.best(metric)
+    chosen = next(s for s in pool if s.name == chosen_name)
+    members = (
+        [resolve_strategies([m])[0] for m in chosen.members]
+        if chosen.is_ensemble
+        else [chosen]
+    )
+
+    clean, numeric, categorical = clean_features(X_train)
+    transformer = make_preprocessor(numeric, categorical).fit(clean)
+    schema = TabularSchema.from_fitted(transformer, numeric, categorical)
+    features = schema.transform(X_train, "the training part")
+    ytr = codes[train_idx]
+    build = model_fn if model_fn is not None else default_model_fn
+    models = []
+    for member in members:
+        keras.utils.set_random_seed(derive_seed(seed, "final-init"))
+        model = ModelState(
+            call_model_fn(build, features.shape[1:], len(classes))
+        ).restore()
+        member_seed = derive_seed(seed, "final", member.name)
+        X_m, y_m, fit_kwargs = member.prepare(features, ytr, seed=member_seed)
+        keras.utils.set_random_seed(member_seed)
+        model.fit(
+            X_m, y_m, epochs=epochs, batch_size=batch_size, verbose=0, **fit_kwargs
+        )
+        models.append(model)
+    if chosen.is_ensemble:
+        final = combine_models(
+            models,
+            features.shape[1:],
+            chosen.combine,
+            np.full(len(models), 1 / len(models)),
+            len(classes),
+        )
+    else:
+        final = models[0]
+
+    hold_proba = predict_proba(
+        final, schema.transform(X_hold, "the held-out part"), len(classes)
+    )
+    y_hold = codes[hold_idx]
+    threshold = threshold_class = None
+    if len(classes) == 2:
+        threshold_class = int(np.argmin(counts))  # the minority class
+        tuner = TunedThreshold(objective=objective).fit(
+            (y_hold == threshold_class).astype(int), hold_proba[:, threshold_class]
+        )
+        threshold = float(tuner.best_threshold_)
+        positive_proba = hold_proba[:, threshold_class]
+        hold_report = evaluate(
+            (y_hold == threshold_class).astype(int), positive_proba, threshold=threshold
+        )
+    else:
+        hold_report = evaluate(y_hold, hold_proba)
+
+    board = result.to_dict(metric)
+    card = {
+        "format": "balanceflow-model-card/1",
+        "strategy": chosen_name,
+        "selection": {
+            "metric": metric,
+            "candidates": [s.name for s in pool],
+            "cross_validation": board["leaderboard"],
+            "statistics": board["statistics"],
+            "rows": len(train_idx),
+        },
+        "holdout": {
+            "rows": len(hold_idx),
+            "objective": objective,
+            "metrics": hold_report.to_dict(),
+        },
+        "classes": [c.item() if isinstance(c, np.generic) else c for c in classes],
+        "class_priors": (counts / counts.sum()).tolist(),
+        "decision": {
+            "threshold": threshold,
+            "threshold_class_index": threshold_class,
+            "rule": "threshold on P(minority)" if threshold is not None else "argmax",
+        },
+        "schema": schema.to_dict(),
+        "settings": {**result.settings, "holdout": holdout},
+    }
+    return FittedModel(final, schema, card["classes"], threshold, threshold_class, card)

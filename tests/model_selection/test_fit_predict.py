@@ -1,0 +1,96 @@
+"""From comparison to a shipped model: selection on the training part only, a round trip
+through the saved files, and a schema check at prediction time."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import balanceflow as bf
+import balanceflow.model_selection._fit as fit_module
+from balanceflow.cli import app
+from balanceflow.model_selection import fit_best, load_fitted
+from balanceflow.model_selection._schema import TabularSchema
+
+FAST = {"epochs": 3, "n_splits": 3, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def thyroid():
+    X, y = bf.datasets.load("new-thyroid1")
+    return X, y.map({1: "hyper", 0: "normal"})
+
+
+def test_best_never_selects_with_held_out_rows(thyroid, monkeypatch):
+    """Check that the rows compare() selects on and the rows the threshold is tuned on are
+    disjoint and together cover the data."""
+    X, y = thyroid
+    seen = {"selection": [], "held_out": []}
+    real_compare = fit_module.compare
+    real_transform = TabularSchema.transform
+
+    def spy_compare(X_part, y_part, **kwargs):
+        seen["selection"].append(set(X_part.index))
+        return real_compare(X_part, y_part, **kwargs)
+
+    def spy_transform(self, frame, source="the input"):
+        if source == "the held-out part":
+            seen["held_out"].append(set(frame.index))
+        return real_transform(self, frame, source)
+
+    monkeypatch.setattr(fit_module, "compare", spy_compare)
+    monkeypatch.setattr(TabularSchema, "transform", spy_transform)
+    fitted = fit_best(X, y, **FAST)
+    (selection,), (held_out,) = seen["selection"], seen["held_out"]
+    assert selection.isdisjoint(held_out)
+    assert selection | held_out == set(X.index)
+    assert len(held_out) == fitted.card["holdout"]["rows"] == round(0.2 * len(X))
+    assert fitted.card["strategy"] in fitted.card["selection"]["candidates"]
+
+
+def test_fit_predict_round_trip_through_the_cli(thyroid, tmp_path):
+    """Check that `balanceflow fit` then `predict` gives the labels and probabilities of the
+    model that was trained, after a safe-mode reload."""
+    X, y = thyroid
+    table = X.assign(label=y.to_numpy())
+    train_csv, new_csv = tmp_path / "train.csv", tmp_path / "new.csv"
+    table.to_csv(train_csv, index=False)
+    X.iloc[:25].to_csv(new_csv, index=False)
+    runner = CliRunner()
+    model = tmp_path / "m.keras"
+    args = ["fit", str(train_csv), "-t", "label", "--out", str(model), "-s", "over"]
+    result = runner.invoke(app, args + ["--epochs", "3", "--n-splits", "3"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.card.json").exists()
+    preds = tmp_path / "p.csv"
+    result = runner.invoke(
+        app, ["predict", str(model), str(new_csv), "--out", str(preds)]
+    )
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(preds)
+    fitted = load_fitted(model)
+    proba = fitted.predict_proba(pd.read_csv(new_csv))
+    np.testing.assert_allclose(
+        written[["proba_hyper", "proba_normal"]], proba, atol=1e-6
+    )
+    k = fitted.classes.index("hyper")
+    expected = np.where(proba[:, k] >= fitted.threshold, "hyper", "normal")
+    assert written["label"].tolist() == expected.tolist()
+    assert fitted.card["decision"]["threshold_class_index"] == k  # the minority
+
+
+def test_predict_rejects_a_table_with_other_columns(thyroid, tmp_path):
+    X, y = thyroid
+    fitted = fit_best(X, y, strategy="none", **FAST)
+    fitted.save(tmp_path / "m.keras")
+    runner = CliRunner()
+    for frame, message in [
+        (X.drop(columns=[X.columns[0]]), f"missing column(s) ['{X.columns[0]}']"),
+        (X.assign(extra=1.0), "unexpected column(s) ['extra']"),
+    ]:
+        frame.to_csv(tmp_path / "bad.csv", index=False)
+        result = runner.invoke(
+            app, ["predict", str(tmp_path / "m.keras"), str(tmp_path / "bad.csv")]
+        )
+        assert result.exit_code == 1
+        assert message in result.output
