@@ -28,15 +28,31 @@ def default_model_fn(
     hidden_units: tuple[int, ...] = (32, 16),
     learning_rate: float = 1e-3,
 ) -> keras.Model:
-    """The default model: a small MLP, compiled with Adam and cross-entropy.
+    """The default model, compiled with Adam and cross-entropy.
 
-    ``Dense(32, relu) - Dense(16, relu) - Dense(1, sigmoid)`` for two classes, with a
-    ``Dense(n_classes, softmax)`` head otherwise; inputs of rank > 1 are flattened.
+    Tabular rows (rank-1 inputs): a small MLP, ``Dense(32, relu) - Dense(16, relu)``.
+    Images (``H x W`` or ``H x W x C`` inputs): a small CNN, ``Conv2D(16) - MaxPool -
+    Conv2D(32) - GlobalAveragePooling - Dense(32)``. The head is ``Dense(1, sigmoid)`` for
+    two classes and ``Dense(n_classes, softmax)`` otherwise.
     """
-    inputs = keras.Input(shape=tuple(input_shape))
-    x = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
-    for units in hidden_units:
-        x = keras.layers.Dense(units, activation="relu")(x)
+    input_shape = tuple(int(d) for d in input_shape)
+    inputs = keras.Input(shape=input_shape)
+    if len(input_shape) in (2, 3):
+        x = (
+            keras.layers.Reshape((*input_shape, 1))(inputs)
+            if len(input_shape) == 2
+            else inputs
+        )
+        x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+        if min(input_shape[:2]) >= 4:
+            x = keras.layers.MaxPooling2D(2)(x)
+        x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        x = keras.layers.Dense(32, activation="relu")(x)
+    else:
+        x = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
+        for units in hidden_units:
+            x = keras.layers.Dense(units, activation="relu")(x)
     if n_classes == 2:
         outputs = keras.layers.Dense(1, activation="sigmoid")(x)
         loss = "binary_crossentropy"

@@ -140,3 +140,26 @@ def test_datasets_lists_the_shipped_sets():
     }
     table = runner.invoke(app, ["datasets"])
     assert table.exit_code == 0 and "flare-F" in table.output
+
+
+def test_user_model_function(tmp_path, monkeypatch):
+    """Check --model module:function, and the errors for a bad spec or a non-model."""
+    (tmp_path / "mymodels.py").write_text(
+        "import keras\n"
+        "def tiny(input_shape, n_classes):\n"
+        "    return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(1, 'sigmoid')])\n"
+        "def not_a_model(input_shape, n_classes):\n"
+        "    return 'oops'\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    ok = runner.invoke(
+        app, ["compare", *FAST, "-s", "none", "--model", "mymodels:tiny"]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "mymodels:tiny" in ok.output
+    bad = runner.invoke(
+        app, ["compare", *FAST, "-s", "none", "--model", "mymodels:not_a_model"]
+    )
+    assert bad.exit_code == 1 and "must return a keras.Model" in bad.output
+    missing = runner.invoke(app, ["compare", *FAST, "--model", "mymodels"])
+    assert missing.exit_code == 1 and "module:function" in missing.output

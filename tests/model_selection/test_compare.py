@@ -199,3 +199,17 @@ def test_object_column_with_numpy_scalars_is_encoded():
     )
     assert categorical == ["mixed"] and numeric == []
     assert frame["mixed"].isna().sum() == 10
+
+
+def test_images_get_the_default_cnn():
+    """Check that N x H x W x C arrays run without tabular preprocessing, on a CNN."""
+    X_train, y_train, _, _ = bf.datasets.digits_lt(imbalance_ratio=10, seed=0)
+    keep = np.isin(y_train, [0, 1, 2])
+    result = bf.compare(
+        X_train[keep], y_train[keep], strategies=["none"], n_splits=2, epochs=2
+    )
+    assert result.proba["none"].shape == (keep.sum(), 3)
+    from balanceflow._models import default_model_fn
+
+    layers = {type(layer).__name__ for layer in default_model_fn((8, 8, 1), 3).layers}
+    assert "Conv2D" in layers and "Dense" in layers

@@ -64,6 +64,31 @@ def _known_errors(command):
     return wrapper
 
 
+def _load_model_fn(spec: str):
+    """Import ``module:function`` (the current directory is searched first)."""
+    import importlib
+
+    module_name, _, function_name = spec.partition(":")
+    if not module_name or not function_name:
+        raise bf.exceptions.InvalidParameterError(
+            f"--model must look like module:function. Received: --model {spec!r}."
+        )
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise bf.exceptions.InvalidParameterError(
+            f"--model {spec!r}: cannot import module {module_name!r} ({err})."
+        ) from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise bf.exceptions.InvalidParameterError(
+            f"--model {spec!r}: {module_name!r} has no function {function_name!r}."
+        )
+    return function
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"balanceflow {bf.__version__}")
@@ -226,6 +251,19 @@ def compare_command(
     metric: Annotated[
         str, typer.Option(help="Metric that orders the leaderboard.")
     ] = "pr_auc",
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML file with your own [strategies.NAME] (run with the others)."
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Your Keras model builder as module:function, called as "
+            "function(input_shape, n_classes); the module is found from the current directory."
+        ),
+    ] = None,
     output_format: Annotated[
         OutputFormat,
         typer.Option("--format", help="table for people, json for programs."),
@@ -255,6 +293,11 @@ def compare_command(
 
         source = str(file)
         X, y = split_target(read_table(file), target, source)
+    chosen: list = list(strategy or ["default"])
+    if config is not None:
+        from balanceflow.strategies import load_config
+
+        chosen += load_config(config)
     _import_keras_quietly()
     # The bar is drawn on stderr, and only when a person watches the output.
     show_bar = (
@@ -271,7 +314,8 @@ def compare_command(
         result = bf.compare(
             X,
             y,
-            strategies=strategy or "default",
+            strategies=chosen,
+            model_fn=_load_model_fn(model) if model else None,
             n_splits=n_splits,
             n_repeats=repeats,
             seed=seed,

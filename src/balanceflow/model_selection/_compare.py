@@ -104,8 +104,9 @@ def compare(
         when that probability is >= ``threshold``. It sets the label metrics (balanced
         accuracy, G-mean, F1, MCC); PR-AUC and ROC-AUC do not depend on it.
     preprocess : "auto", None or a scikit-learn transformer
-        ``None`` passes ``X`` to the model as float32 (for images); a transformer is cloned
-        and fit on each training fold.
+        ``None`` passes ``X`` to the model as float32; a transformer is cloned and fit on
+        each training fold. ``"auto"`` is tabular preprocessing for 2-D data and ``None``
+        for images (N x H x W [x C]), which the default model then fits with a small CNN.
     n_repeats : int, default=1
         Repeats of the K-fold split with different shuffles (``RepeatedStratifiedKFold``).
         More blocks make the statistical tests meaningful: with 5 folds and 1 repeat no
@@ -167,6 +168,11 @@ def compare(
     for strategy in requested:
         for member in strategy.members:
             by_name.setdefault(member, resolve_strategies([member])[0])
+            if by_name[member].is_ensemble:
+                raise InvalidParameterError(
+                    f"Strategy {strategy.name!r} has the ensemble {member!r} as a member; "
+                    "ensemble members must be single strategies."
+                )
     trained = [s for s in by_name.values() if not s.is_ensemble]
 
     labels = check_targets(y)
@@ -188,6 +194,8 @@ def compare(
             f"`threshold` applies to binary targets only; y has {len(classes)} classes, whose "
             f"label is the class of highest probability. Received: threshold={threshold!r}."
         )
+    if preprocess == "auto" and not hasattr(X, "columns") and np.ndim(X) > 2:
+        preprocess = None  # images and other N-D inputs: no tabular preprocessing
     if preprocess == "auto":
         features, numeric, categorical = clean_features(X)
         transformer = make_preprocessor(numeric, categorical)

@@ -1,5 +1,7 @@
-"""Strategies as data, and the named presets that ``compare`` runs."""
+"""Strategies as data, the named presets that ``compare`` runs, and user strategies from
+a TOML file."""
 
+from balanceflow.strategies._config import load_config
 from balanceflow.strategies._strategy import (
     DEFAULT,
     PRESETS,
@@ -8,4 +10,4 @@ from balanceflow.strategies._strategy import (
     resolve_strategies,
 )
 
-__all__ = ["DEFAULT", "PRESETS", "Strategy", "get", "resolve_strategies"]
+__all__ = ["DEFAULT", "PRESETS", "Strategy", "get", "load_config", "resolve_strategies"]

@@ -1,0 +1,96 @@
+"""User strategies from TOML: built like presets, with errors that name key and line."""
+
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from balanceflow.cli import app
+from balanceflow.exceptions import InvalidParameterError
+from balanceflow.strategies import PRESETS, Strategy, load_config
+
+
+def write(tmp_path, text):
+    path = tmp_path / "strategies.toml"
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def test_config_strategies_equal_their_hand_written_composition(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        [strategies.under_half]
+        sampler = "under"
+        sampling_strategy = 0.5
+
+        [strategies.vote]
+        members = ["class_weight", "under_half"]
+        combine = "hard"
+        """,
+    )
+    under_half, vote = load_config(path)
+    assert under_half == Strategy("under_half", sampler="under", sampling_strategy=0.5)
+    assert vote == Strategy(
+        "vote", members=("class_weight", "under_half"), combine="hard"
+    )
+
+
+def test_presets_are_compositions_of_the_same_parts():
+    """Check that each preset equals the Strategy written by hand from its parts."""
+    assert PRESETS["over"] == Strategy("over", sampler="over")
+    assert PRESETS["under"] == Strategy("under", sampler="under")
+    assert PRESETS["class_weight"] == Strategy("class_weight", class_weight="balanced")
+    assert PRESETS["seed_ensemble"] == Strategy(
+        "seed_ensemble", members=("none", "over", "under"), combine="soft"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            '[strategies.a]\nsampler = "under"\nsampling = 0.5\n',
+            r"strategies.toml:3: unknown key 'sampling'.*Did you mean 'sampler'",
+        ),
+        (
+            "[strategies.a]\n\nsampler = 3\n",
+            r"strategies.toml:3: `sampler` in \[strategies.a\] must be a sampler name.*sampler=3",
+        ),
+        ('[strategies.a]\ncombine = "vote"\n', r"unknown `combine` method"),
+        (
+            '[strategy.a]\nsampler = "under"\n',
+            r"unknown top-level key 'strategy'.*Did you mean 'strategies'",
+        ),
+        ('[strategies.over]\nsampler = "under"\n', r"'over' is a built-in strategy"),
+        ("[strategies.a\n", r"not valid TOML"),
+    ],
+)
+def test_bad_config_names_key_and_line(tmp_path, body, message):
+    path = tmp_path / "strategies.toml"
+    path.write_text(body)
+    with pytest.raises(InvalidParameterError, match=message):
+        load_config(path)
+
+
+def test_cli_runs_config_strategies(tmp_path):
+    path = write(
+        tmp_path,
+        '[strategies.under_half]\nsampler = "under"\nsampling_strategy = 0.5\n',
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "compare",
+            "--epochs",
+            "1",
+            "--n-splits",
+            "2",
+            "-s",
+            "none",
+            "--config",
+            str(path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "under_half" in result.output
