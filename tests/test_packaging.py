@@ -61,6 +61,7 @@ LAYERS = {
     "datasets": 0,
     "_keras_hook": 0,
     "_models": 1,
+    "layers": 1,
     "losses": 1,
     "data": 1,
     "callbacks": 1,

@@ -17,7 +17,12 @@ import sys
 __all__ = ["install", "register"]
 
 # Modules whose import registers serialisable Keras objects.
-_REGISTERING_MODULES = ("balanceflow.ensemble._layers",)
+_REGISTERING_MODULES = (
+    "balanceflow.ensemble._layers",
+    "balanceflow.losses",
+    "balanceflow.layers",
+    "balanceflow.callbacks",
+)
 
 
 def register() -> None:
