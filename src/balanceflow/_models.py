@@ -153,12 +153,26 @@ class ModelState:
             model.optimizer.build(model.trainable_variables)
         self._weights = [np.array(v.numpy()) for v in model.variables]
         self._optimizer = [np.array(v.numpy()) for v in model.optimizer.variables]
+        self._optimizer_class = type(model.optimizer)
+        self._optimizer_config = model.optimizer.get_config()
+        self._default_loss = model.loss
+        self._loss = None  # None: compiled with the model's own loss
 
-    def restore(self) -> keras.Model:
-        """Put the model back in the captured state and return it."""
+    def restore(self, loss: Any = None) -> keras.Model:
+        """Put the model back in the captured state and return it.
+
+        With ``loss``, the model is recompiled with it (and a fresh optimizer of the same
+        configuration); without, it is compiled with its own loss again if needed.
+        """
+        if loss is not None or self._loss is not None:
+            optimizer = self._optimizer_class.from_config(self._optimizer_config)
+            self.model.compile(optimizer=optimizer, loss=loss or self._default_loss)
+            self.model.optimizer.build(self.model.trainable_variables)
+            self._loss = loss
         for variable, value in zip(self.model.variables, self._weights):
             variable.assign(value)
-        for variable, value in zip(self.model.optimizer.variables, self._optimizer):
-            variable.assign(value)
+        if self._loss is None:
+            for variable, value in zip(self.model.optimizer.variables, self._optimizer):
+                variable.assign(value)
         self.model.stop_training = False
         return self.model

@@ -20,7 +20,7 @@ def test_compare_without_file_runs_on_shipped_data():
     assert DEFAULT_DATASET in result.output
     for name in ("none", "class_weight", "over", "under", "seed_ensemble"):
         assert name in result.output
-    assert "PR-AUC" in result.output and "Best by PR-AUC" in result.output
+    assert "PR-AUC" in result.output and "has the highest mean PR-AUC" in result.output
 
 
 def test_compare_json_is_parseable_and_sorted(tmp_path):

@@ -127,6 +127,31 @@ def _import_keras_quietly() -> None:
         os.close(saved)
 
 
+def _write_report(result, directory: Path, metric: str) -> None:
+    """The HTML report (figures embedded) and one PNG per figure, in ``directory``."""
+    from balanceflow.report import from_compare
+
+    directory.mkdir(parents=True, exist_ok=True)
+    thresholds = {}
+    for name in result.strategies:
+        rows = result.records.query("strategy == @name and repeat == 0")
+        per_row = np.full(len(result.y_true), result.settings["threshold"], dtype=float)
+        for fold, cut in zip(rows["fold"], rows["threshold"]):
+            if cut is not None and np.isfinite(cut):
+                per_row[result.folds[int(fold)][1]] = cut
+        thresholds[name] = per_row
+    document = from_compare(
+        result,
+        threshold=thresholds if len(result.classes) == 2 else None,
+        metric=metric,
+        title=f"balanceflow compare: {result.dataset}",
+    )
+    path = directory / "report.html"
+    document.to_html(path)
+    figures = document.save_figures(directory)
+    errors.print(f"Wrote {path} and {len(figures)} figure(s) to {directory}")
+
+
 def _progress_bar(enabled: bool) -> Progress:
     return Progress(
         TextColumn("[bold]training[/]"),
@@ -251,6 +276,17 @@ def compare_command(
     metric: Annotated[
         str, typer.Option(help="Metric that orders the leaderboard.")
     ] = "pr_auc",
+    tune_threshold: Annotated[
+        str | None,
+        typer.Option(
+            help="Also run every strategy with its threshold tuned for this objective "
+            "(g_mean, f1, mcc, ...) on an inner split of each training fold."
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write an HTML report (and PNG figures) to this directory."),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -326,8 +362,11 @@ def compare_command(
             n_jobs=n_jobs,
             scheduler=scheduler,
             out=out,
+            tune_threshold=tune_threshold,
         )
     result.dataset = source
+    if report is not None:
+        _write_report(result, report, metric)
     if output_format is OutputFormat.json:
         print(json.dumps(result.to_dict(metric), indent=2))
     else:

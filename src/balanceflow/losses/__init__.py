@@ -26,7 +26,7 @@ from balanceflow.losses._prior import (
     balanced_softmax_loss,
     logit_adjusted_loss,
 )
-from balanceflow.losses._registry import LOSS_NAMES, get
+from balanceflow.losses._registry import LOSS_NAMES, get, loss_class
 from balanceflow.losses._weighted import (
     WeightedBinaryCrossentropy,
     WeightedLoss,
@@ -55,6 +55,7 @@ __all__ = [
     "ldam_loss",
     "ldam_margins",
     "logit_adjusted_loss",
+    "loss_class",
     "multilabel_pos_weight",
     "weighted",
     "weighted_binary_crossentropy",

@@ -14,7 +14,7 @@ from balanceflow.losses._ldam import LDAMLoss
 from balanceflow.losses._prior import BalancedSoftmaxLoss, LogitAdjustedLoss
 from balanceflow.losses._weighted import WeightedBinaryCrossentropy
 
-__all__ = ["LOSS_NAMES", "get"]
+__all__ = ["LOSS_NAMES", "get", "loss_class"]
 
 _CLASSES: dict[str, type[keras.losses.Loss]] = {
     "focal": FocalLoss,
@@ -68,10 +68,15 @@ def get(name: Any, **kwargs: Any) -> keras.losses.Loss:
                 f"{short_repr(name)} and {sorted(kwargs)}."
             )
         return name
+    return loss_class(name)(**kwargs)
+
+
+def loss_class(name: Any) -> type[keras.losses.Loss]:
+    """The class that :func:`get` builds for ``name`` (same spelling rules)."""
     cls = _BY_KEY.get(_key(name)) if isinstance(name, str) else None
     if cls is None:
         raise InvalidParameterError(
             f"Unknown loss name. Received: name={short_repr(name)}. Use one of "
             f"{list(LOSS_NAMES)}." + did_you_mean(name, LOSS_NAMES)
         )
-    return cls(**kwargs)
+    return cls

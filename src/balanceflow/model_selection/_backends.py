@@ -57,12 +57,11 @@ def _run_dask(
             f"({type(err).__name__}). Check the address and that the scheduler is running."
         ) from None
     try:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        threads = _threads_per_worker(workers) if "127.0.0.1" in scheduler else None
+        # Thread limits are left to the cluster's own worker settings: changing them from
+        # inside a running worker (after TensorFlow loaded) was seen to change the numbers.
         plan_future = client.scatter(plan, broadcast=True)
         futures = [
-            client.submit(run_fold, plan_future, task, threads, pure=False)
-            for task in tasks
+            client.submit(run_fold, plan_future, task, pure=False) for task in tasks
         ]
         for future in as_completed(futures):
             yield future.result()

@@ -25,6 +25,7 @@ from balanceflow.model_selection._result import CompareResult
 from balanceflow.model_selection._store import ResultsStore, config_hash
 from balanceflow.model_selection._trials import FoldTask, Plan, strategy_config
 from balanceflow.strategies import Strategy, resolve_strategies
+from balanceflow.strategies._strategy import TUNED_SUFFIX
 
 __all__ = ["ProgressCallback", "compare"]
 
@@ -69,6 +70,7 @@ def compare(
     n_jobs: int = 1,
     scheduler: str | None = None,
     out: str | None = None,
+    tune_threshold: str | None = None,
 ) -> CompareResult:
     """Compare imbalance strategies under stratified K-fold cross-validation.
 
@@ -120,6 +122,12 @@ def compare(
     scheduler : str, optional
         Address of an existing Dask distributed scheduler (``tcp://host:port``); the folds
         run on its workers (needs ``balanceflow[dask]``).
+    tune_threshold : str, optional
+        Binary targets: add ``NAME+tuned`` beside every strategy, whose decision threshold is
+        tuned for this objective (e.g. ``"g_mean"``, ``"f1"``, ``"mcc"``; see
+        :class:`balanceflow.thresholds.TunedThreshold`) on an inner 25% split of each
+        training fold, scored by a model trained on the other 75%; the test rows are scored
+        by the strategy's full-fold model. Both the 0.5 and the tuned results are reported.
     out : str or path, optional
         A directory for the results store (``trials.jsonl``): every finished trial is
         appended as it completes, and a rerun with the same data and settings skips the
@@ -143,7 +151,6 @@ def compare(
     from balanceflow._models import (
         default_model_fn,
     )
-    from balanceflow.ensemble import combine_proba
 
     n_splits = _check_positive_int(n_splits, "n_splits", minimum=2)
     n_repeats = _check_positive_int(n_repeats, "n_repeats")
@@ -164,15 +171,11 @@ def compare(
             f"`threshold` must be a float in (0, 1). Received: threshold={short_repr(threshold)}."
         )
     requested = resolve_strategies(strategies)
-    by_name = {s.name: s for s in requested}
-    for strategy in requested:
-        for member in strategy.members:
-            by_name.setdefault(member, resolve_strategies([member])[0])
-            if by_name[member].is_ensemble:
-                raise InvalidParameterError(
-                    f"Strategy {strategy.name!r} has the ensemble {member!r} as a member; "
-                    "ensemble members must be single strategies."
-                )
+    if tune_threshold is not None:
+        requested += [
+            s.tuned(tune_threshold) for s in requested if s.tune_threshold is None
+        ]
+    by_name = _with_dependencies(requested)
     trained = [s for s in by_name.values() if not s.is_ensemble]
 
     labels = check_targets(y)
@@ -189,6 +192,12 @@ def compare(
             "Lower `n_splits` or add rows."
         )
 
+    tuned_names = [s.name for s in by_name.values() if s.tune_threshold is not None]
+    if len(classes) > 2 and tuned_names:
+        raise InvalidParameterError(
+            f"Tuned thresholds are for binary targets; y has {len(classes)} classes. "
+            f"Received strategies {tuned_names}."
+        )
     if len(classes) > 2 and float(threshold) != 0.5:
         raise InvalidParameterError(
             f"`threshold` applies to binary targets only; y has {len(classes)} classes, whose "
@@ -252,8 +261,7 @@ def compare(
         )
 
     finished = store.load() if store is not None else {}
-    probas: dict[tuple[int, int, str], np.ndarray] = {}
-    seconds: dict[tuple[int, int, str], float] = {}
+    trials: dict[tuple[int, int, str], dict[str, Any]] = {}
     tasks = []
     for (repeat, fold), (tr, te) in folds.items():
         todo = []
@@ -262,8 +270,7 @@ def compare(
             if record is None:
                 todo.append(strategy.name)
             else:
-                probas[(repeat, fold, strategy.name)] = np.asarray(record["proba"])
-                seconds[(repeat, fold, strategy.name)] = float(record["fit_seconds"])
+                trials[(repeat, fold, strategy.name)] = record
         if todo:
             tasks.append(FoldTask(repeat, fold, tr, te, todo))
 
@@ -285,36 +292,37 @@ def compare(
     for results in run_tasks(plan, tasks, n_jobs=n_jobs, scheduler=scheduler):
         for trial in results:
             key = (trial["repeat"], trial["fold"], trial["strategy"])
-            probas[key], seconds[key] = trial["proba"], trial["fit_seconds"]
+            trials[key] = trial
             if store is not None:
                 store.append({"key": trial_key(*key[2:], *key[:2]), **trial})
             done += 1
             if progress is not None:
                 progress(done, total, f"fold {key[1] + 1} · {key[2]}")
 
+    positive = 0 if flip else 1  # the class whose probability is thresholded (binary)
     records = []
     oof = {s.name: np.full((len(codes), len(classes)), np.nan) for s in requested}
     for (repeat, fold), (_, test_idx) in folds.items():
+        fold_trials = {n: trials[(repeat, fold, n)] for n in (s.name for s in trained)}
         y_test = codes[test_idx]
         for strategy in requested:
-            names = strategy.members if strategy.is_ensemble else (strategy.name,)
-            stack = np.stack([probas[(repeat, fold, m)] for m in names])
-            proba = (
-                combine_proba(stack, strategy.combine)
-                if strategy.is_ensemble
-                else stack[0]
-            )
+            proba = _test_proba(strategy.name, by_name, fold_trials)
+            cut = float(threshold)
+            if strategy.tune_threshold is not None:
+                cut = _tuned_threshold(strategy, by_name, fold_trials, codes, positive)
             if repeat == 0:
                 oof[strategy.name][test_idx] = proba
             if flip:
-                report = evaluate(
-                    1 - y_test, proba[:, ::-1], threshold=float(threshold)
-                )
+                report = evaluate(1 - y_test, proba[:, ::-1], threshold=cut)
             else:
-                report = evaluate(y_test, proba, threshold=float(threshold))
+                report = evaluate(y_test, proba, threshold=cut)
             row = {"strategy": strategy.name, "repeat": repeat, "fold": fold}
             row.update({name: getattr(report, name) for name in METRIC_NAMES})
-            row["fit_seconds"] = sum(seconds[(repeat, fold, m)] for m in names)
+            row["threshold"] = cut if len(classes) == 2 else None
+            row["fit_seconds"] = sum(
+                float(fold_trials[n]["fit_seconds"])
+                for n in _trained_under(strategy.name, by_name)
+            )
             records.append(row)
     return CompareResult(
         records=pd.DataFrame(records),
@@ -326,6 +334,100 @@ def compare(
         proba=oof,
         settings=settings,
     )
+
+
+def _base_name(name: str) -> str:
+    return name.removesuffix(TUNED_SUFFIX)
+
+
+def _with_dependencies(requested: list[Strategy]) -> dict[str, Strategy]:
+    """The requested strategies plus everything they need trained: ensemble members and,
+    for a tuned strategy, the base strategy whose full-fold model scores the test rows."""
+    by_name = {s.name: s for s in requested}
+
+    def need(name: str, wanted_by: str) -> None:
+        if name not in by_name:
+            by_name[name] = resolve_strategies([name])[0]
+        strategy = by_name[name]
+        if strategy.tune_threshold is not None and _base_name(name) != name:
+            need(_base_name(name), name)
+        for member in strategy.members:
+            need(member, name)
+            if by_name[member].is_ensemble:
+                raise InvalidParameterError(
+                    f"Strategy {name!r} has the ensemble {member!r} as a member; ensemble "
+                    "members must be single strategies."
+                )
+
+    for strategy in list(requested):
+        need(strategy.name, strategy.name)
+    return by_name
+
+
+def _trained_under(name: str, by_name: dict[str, Strategy]) -> list[str]:
+    """The trained (non-ensemble) strategies whose models a strategy's result uses."""
+    strategy = by_name[name]
+    names = [] if strategy.is_ensemble else [name]
+    if strategy.tune_threshold is not None and _base_name(name) != name:
+        names += _trained_under(_base_name(name), by_name)
+    for member in strategy.members:
+        names += _trained_under(member, by_name)
+    return list(dict.fromkeys(names))
+
+
+def _test_proba(
+    name: str, by_name: dict[str, Strategy], fold_trials: dict
+) -> np.ndarray:
+    """Test-fold probabilities: a tuned strategy uses its base strategy's full-fold model."""
+    from balanceflow.ensemble import combine_proba
+
+    strategy = by_name[name]
+    if strategy.tune_threshold is not None and _base_name(name) != name:
+        return _test_proba(_base_name(name), by_name, fold_trials)
+    if strategy.is_ensemble:
+        stack = np.stack(
+            [_test_proba(m, by_name, fold_trials) for m in strategy.members]
+        )
+        return combine_proba(stack, strategy.combine)
+    return np.asarray(fold_trials[name]["proba"], dtype=np.float64)
+
+
+def _val_proba(name: str, by_name: dict[str, Strategy], fold_trials: dict) -> tuple:
+    """(row indices, probabilities) of the inner validation rows of a tuned strategy."""
+    from balanceflow.ensemble import combine_proba
+
+    strategy = by_name[name]
+    if strategy.is_ensemble:
+        parts = [_val_proba(m, by_name, fold_trials) for m in strategy.members]
+        stack = np.stack([proba for _, proba in parts])
+        return parts[0][0], combine_proba(stack, strategy.combine)
+    trial = fold_trials[name]
+    return np.asarray(trial["val_idx"]), np.asarray(
+        trial["val_proba"], dtype=np.float64
+    )
+
+
+def _tuned_threshold(
+    strategy: Strategy,
+    by_name: dict,
+    fold_trials: dict,
+    codes: np.ndarray,
+    positive: int,
+) -> float:
+    """Tune the threshold on the inner validation rows (never the test rows); 0.5 when
+    those rows cannot decide (e.g. constant scores)."""
+    from balanceflow.exceptions import BalanceflowError
+    from balanceflow.thresholds import TunedThreshold
+
+    rows, proba = _val_proba(strategy.name, by_name, fold_trials)
+    truth = (codes[rows] == positive).astype(int)
+    try:
+        tuner = TunedThreshold(objective=strategy.tune_threshold).fit(
+            truth, proba[:, positive]
+        )
+    except BalanceflowError:
+        return 0.5
+    return float(tuner.best_threshold_)
 
 
 def _function_name(function: Any) -> str:

@@ -71,6 +71,104 @@ def limit_threads(threads: int | None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def make_loss(strategy: Any, y: np.ndarray, n_classes: int) -> Any:
+    """The strategy's loss, built afresh from the class counts of its training rows.
+
+    Losses that take ``class_counts`` or ``class_priors`` get them from ``y`` unless the
+    strategy's ``loss_options`` fix them.
+    """
+    import inspect
+
+    from balanceflow.losses import get, loss_class
+
+    counts = np.bincount(y, minlength=n_classes)
+    options = dict(strategy.loss_options)
+    parameters = inspect.signature(loss_class(strategy.loss).__init__).parameters
+    if "class_counts" in parameters:
+        options.setdefault("class_counts", counts.tolist())
+    if "class_priors" in parameters:
+        options.setdefault("class_priors", (counts / counts.sum()).tolist())
+    return get(strategy.loss, **options)
+
+
+def train_strategy(
+    strategy: Any,
+    state: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    n_classes: int,
+) -> Any:
+    """Train one (non-ensemble) strategy from the snapshot ``state`` and return the model.
+
+    The sampler and class weights come from ``strategy.prepare``; a loss recompiles the
+    model; a pipeline feeds ``balanced_dataset`` (a fresh balanced draw every epoch);
+    deferred re-weighting adds its callback.
+    """
+    import keras
+
+    X_s, y_s, fit_kwargs = strategy.prepare(X, y, seed=seed)
+    loss = make_loss(strategy, y_s, n_classes) if strategy.loss is not None else None
+    model = state.restore(loss=loss)
+    callbacks = []
+    if strategy.deferred_reweighting is not None:
+        from balanceflow.callbacks import DeferredReweighting
+
+        start = round(strategy.deferred_reweighting * epochs)
+        callbacks.append(
+            DeferredReweighting(np.bincount(y_s, minlength=n_classes), start)
+        )
+    keras.utils.set_random_seed(seed)
+    if strategy.pipeline is not None:
+        from balanceflow.data import balanced_dataset
+
+        dataset = balanced_dataset(
+            X_s,
+            y_s,
+            batch_size=batch_size,
+            method=strategy.pipeline,
+            sampling_strategy=strategy.sampling_strategy,
+            seed=seed,
+            **strategy.pipeline_options,
+        )
+        # The pipeline shuffles within its draws; Keras must not try to shuffle a dataset.
+        model.fit(
+            dataset,
+            epochs=epochs,
+            verbose=0,
+            callbacks=callbacks,
+            shuffle=False,
+            **fit_kwargs,
+        )
+    else:
+        model.fit(
+            X_s,
+            y_s,
+            epochs=epochs,
+            batch_size=batch_size,
+            verbose=0,
+            callbacks=callbacks,
+            **fit_kwargs,
+        )
+    return model
+
+
+def inner_split(
+    y: np.ndarray, seed: int, repeat: int, fold: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stratified 75/25 split of a training fold on which thresholds are tuned."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    splitter = StratifiedShuffleSplit(
+        n_splits=1, test_size=0.25, random_state=fold_seed(seed, "inner", repeat, fold)
+    )
+    fit_part, val_part = next(splitter.split(np.zeros(len(y)), y))
+    return np.sort(fit_part), np.sort(val_part)
+
+
 def run_fold(
     plan: Plan, task: FoldTask, threads: int | None = None
 ) -> list[dict[str, Any]]:
@@ -100,24 +198,42 @@ def run_fold(
         strategy = plan.strategies[name]
         start = time.perf_counter()
         trial_seed = fold_seed(plan.seed, "trial", task.repeat, task.fold, name)
-        X_s, y_s, fit_kwargs = strategy.prepare(X_train, y_train, seed=trial_seed)
-        model = state.restore()
-        keras.utils.set_random_seed(trial_seed)
-        model.fit(
-            X_s,
-            y_s,
-            epochs=plan.epochs,
-            batch_size=plan.batch_size,
-            verbose=0,
-            **fit_kwargs,
-        )
-        results.append(
-            {
-                "strategy": name,
-                "repeat": task.repeat,
-                "fold": task.fold,
-                "proba": predict_proba(model, X_test, plan.n_classes),
-                "fit_seconds": time.perf_counter() - start,
-            }
-        )
+        record: dict[str, Any] = {
+            "strategy": name,
+            "repeat": task.repeat,
+            "fold": task.fold,
+        }
+        if strategy.tune_threshold is None:
+            model = train_strategy(
+                strategy,
+                state,
+                X_train,
+                y_train,
+                seed=trial_seed,
+                epochs=plan.epochs,
+                batch_size=plan.batch_size,
+                n_classes=plan.n_classes,
+            )
+            record["proba"] = predict_proba(model, X_test, plan.n_classes)
+        else:
+            # A model trained on 75% of the training rows scores the other 25%, on which the
+            # threshold is tuned later; the test rows are scored by the base strategy's
+            # model, trained on the whole training fold.
+            fit_part, val_part = inner_split(y_train, plan.seed, task.repeat, task.fold)
+            model = train_strategy(
+                strategy,
+                state,
+                X_train[fit_part],
+                y_train[fit_part],
+                seed=trial_seed,
+                epochs=plan.epochs,
+                batch_size=plan.batch_size,
+                n_classes=plan.n_classes,
+            )
+            record["val_idx"] = task.train_idx[val_part]
+            record["val_proba"] = predict_proba(
+                model, X_train[val_part], plan.n_classes
+            )
+        record["fit_seconds"] = time.perf_counter() - start
+        results.append(record)
     return results

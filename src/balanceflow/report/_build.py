@@ -298,7 +298,8 @@ def _leaderboard(result: Any, metric: str) -> Table:
     extra = [
         c
         for c in records.columns
-        if c not in (*columns, "strategy", "fold") and records[c].dtype.kind in "if"
+        if c not in (*columns, "strategy", "fold", "repeat")
+        and records[c].dtype.kind in "if"
     ]
     columns += extra
     grouped = records.groupby("strategy", sort=False)[columns]

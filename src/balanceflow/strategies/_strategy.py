@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,15 @@ from balanceflow.ensemble import COMBINE_METHODS, prepare_member
 from balanceflow.exceptions import InvalidParameterError
 from balanceflow.weights import CLASS_WEIGHT_METHODS, class_weight
 
-__all__ = ["PRESETS", "Strategy", "get", "resolve_strategies"]
+__all__ = [
+    "DEFAULT",
+    "PIPELINES",
+    "PRESETS",
+    "TUNED_SUFFIX",
+    "Strategy",
+    "get",
+    "resolve_strategies",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,26 @@ class Strategy:
     members : tuple of str, optional
         Names of the strategies whose models form an ensemble; their probabilities are
         combined by ``combine``.
+    loss : str, optional
+        A :func:`balanceflow.losses.get` name; the model is compiled with it. Losses that
+        need ``class_counts`` or ``class_priors`` get them from the training rows.
+    loss_options : dict, optional
+        Further constructor arguments of the loss (e.g. ``{"gamma": 2.0}``).
+    deferred_reweighting : float, optional
+        Switch on class-balanced weights (:class:`balanceflow.callbacks.DeferredReweighting`)
+        after this share of the epochs (Cao et al.'s DRW uses 0.8).
+    pipeline : {"under", "over", "interpolate"}, optional
+        Train on :func:`balanceflow.data.balanced_dataset`, a fresh balanced draw every
+        epoch, instead of the rows as given.
+    pipeline_options : dict, optional
+        Further arguments of ``balanced_dataset`` (e.g. ``{"draws_per_epoch": 4}``).
+    tune_threshold : str, optional
+        Binary targets: tune the decision threshold for this objective (a
+        :class:`balanceflow.thresholds.TunedThreshold` objective) on an inner stratified
+        split of the training rows; the model trains on the rest.
+    members : tuple of str, optional
+        Names of the strategies whose models form an ensemble; their probabilities are
+        combined by ``combine``.
     combine : {"soft", "hard", "weighted"}, default="soft"
     description : str
         One line for people.
@@ -43,6 +71,12 @@ class Strategy:
     sampler: Any = None
     sampling_strategy: Any = "auto"
     class_weight: str | None = None
+    loss: str | None = None
+    loss_options: dict[str, Any] = field(default_factory=dict)
+    deferred_reweighting: float | None = None
+    pipeline: str | None = None
+    pipeline_options: dict[str, Any] = field(default_factory=dict)
+    tune_threshold: str | None = None
     members: tuple[str, ...] = ()
     combine: str = "soft"
     description: str = field(default="", compare=False)
@@ -62,10 +96,29 @@ class Strategy:
                 f"Strategy {self.name!r}: unknown `combine` method. Received: "
                 f"combine={short_repr(self.combine)}. Use one of {list(COMBINE_METHODS)}."
             )
-        if self.members and (self.sampler is not None or self.class_weight is not None):
+        trained_parts = (self.sampler, self.class_weight, self.loss, self.pipeline)
+        if self.members and any(part is not None for part in trained_parts):
             raise InvalidParameterError(
                 f"Strategy {self.name!r} is an ensemble (members={list(self.members)}); set "
-                "the sampler and class weights on its members, not on the ensemble."
+                "samplers, weights, losses and pipelines on its members, not on the ensemble."
+            )
+        if self.pipeline is not None and self.pipeline not in PIPELINES:
+            raise InvalidParameterError(
+                f"Strategy {self.name!r}: unknown `pipeline`. Received: "
+                f"pipeline={short_repr(self.pipeline)}. Use one of {list(PIPELINES)}."
+            )
+        if self.pipeline is not None and self.sampler is not None:
+            raise InvalidParameterError(
+                f"Strategy {self.name!r} sets both a sampler and a pipeline; the pipeline "
+                "already balances every epoch. Keep one."
+            )
+        if (
+            self.deferred_reweighting is not None
+            and not 0.0 <= self.deferred_reweighting < 1
+        ):
+            raise InvalidParameterError(
+                f"Strategy {self.name!r}: `deferred_reweighting` is the share of epochs "
+                f"before re-weighting, in [0, 1). Received: {self.deferred_reweighting!r}."
             )
 
     @property
@@ -92,6 +145,20 @@ class Strategy:
             fit_kwargs["class_weight"] = class_weight(y, method=self.class_weight)
         return X, y, fit_kwargs
 
+    def tuned(self, objective: str = "g_mean") -> Strategy:
+        """This strategy with its binary threshold tuned on an inner split: ``NAME+tuned``."""
+        members = tuple(f"{m}{TUNED_SUFFIX}" for m in self.members)
+        return replace(
+            self,
+            name=f"{self.name}{TUNED_SUFFIX}",
+            tune_threshold=objective,
+            members=members,
+            description=f"{self.description}, threshold tuned for {objective} on an inner split",
+        )
+
+
+PIPELINES = ("under", "over", "interpolate")
+TUNED_SUFFIX = "+tuned"
 
 PRESETS: dict[str, Strategy] = {
     s.name: s
@@ -113,6 +180,48 @@ PRESETS: dict[str, Strategy] = {
             description="random under-sampling of larger classes",
         ),
         Strategy(
+            "effective_number",
+            class_weight="effective_number",
+            description="class weights from the effective number of samples (Cui et al.)",
+        ),
+        Strategy(
+            "under_epochwise",
+            pipeline="under",
+            description="a fresh random under-sample every epoch (tf.data, no copy)",
+        ),
+        Strategy(
+            "interpolate",
+            pipeline="interpolate",
+            description="SMOTE-like minority interpolation at batch time (tf.data)",
+        ),
+        Strategy(
+            "focal",
+            loss="focal",
+            loss_options={"alpha": "balanced", "gamma": 2.0},
+            description="focal loss, gamma 2, alpha from class counts",
+        ),
+        Strategy(
+            "class_balanced",
+            loss="class_balanced",
+            description="class-balanced loss, effective-number weights (Cui et al.)",
+        ),
+        Strategy(
+            "logit_adjusted",
+            loss="logit_adjusted",
+            description="logit-adjusted loss, tau 1 (Menon et al.)",
+        ),
+        Strategy(
+            "balanced_softmax",
+            loss="balanced_softmax",
+            description="balanced softmax (Ren et al.)",
+        ),
+        Strategy(
+            "ldam_drw",
+            loss="ldam",
+            deferred_reweighting=0.8,
+            description="LDAM loss with deferred re-weighting from 80% of epochs (Cao et al.)",
+        ),
+        Strategy(
             "seed_ensemble",
             members=("none", "over", "under"),
             combine="soft",
@@ -131,10 +240,14 @@ def get(name: str | Strategy) -> Strategy:
         return name
     if isinstance(name, str) and name in PRESETS:
         return PRESETS[name]
+    if isinstance(name, str) and name.endswith(TUNED_SUFFIX):
+        base = name.removesuffix(TUNED_SUFFIX)
+        if base in PRESETS:
+            return PRESETS[base].tuned()
     hint = did_you_mean(name, PRESETS)
     raise InvalidParameterError(
-        f"Unknown strategy. Received: {short_repr(name)}. Use one of {list(PRESETS)}, "
-        f"'default' or 'all'.{hint}"
+        f"Unknown strategy. Received: {short_repr(name)}. Use one of {list(PRESETS)} (each "
+        f"also as NAME{TUNED_SUFFIX}), 'default' or 'all'.{hint}"
     )
 
 
