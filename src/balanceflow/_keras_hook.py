@@ -26,9 +26,28 @@ _REGISTERING_MODULES = (
 
 
 def register() -> None:
-    """Import every module that registers balanceflow's Keras objects."""
+    """Import every module that registers balanceflow's Keras objects.
+
+    A module already imported, or being imported right now, is skipped: it registers its
+    own objects. When Keras is first loaded from inside one of these packages (say
+    ``balanceflow.losses``), a sibling that imports it (``balanceflow.callbacks``) cannot
+    be imported yet; it is skipped here, and the package calls ``register()`` again once
+    it has finished loading.
+    """
     for name in _REGISTERING_MODULES:
-        importlib.import_module(name)
+        if name in sys.modules:
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            if not any(_initializing(m) for m in _REGISTERING_MODULES):
+                raise
+
+
+def _initializing(name: str) -> bool:
+    module = sys.modules.get(name)
+    spec = getattr(module, "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
 
 
 class _AfterKerasLoader(importlib.abc.Loader):

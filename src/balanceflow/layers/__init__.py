@@ -9,6 +9,7 @@ The layers are registered Keras objects: a saved ``.keras`` file loads with
 ``keras.models.load_model(path, safe_mode=True)`` once balanceflow is imported.
 """
 
+from balanceflow import _keras_hook
 from balanceflow.layers._export import with_decision, with_prior_correction
 from balanceflow.layers._layers import ArgmaxDecision, LogitShift, ThresholdDecision
 
@@ -19,3 +20,5 @@ __all__ = [
     "with_decision",
     "with_prior_correction",
 ]
+
+_keras_hook.register()  # siblings skipped while this package was loading

@@ -15,6 +15,7 @@ the two-class logits ``[0, z]``, so binary outputs work with every loss.
 >>> model.compile(optimizer="adam", loss=loss)                                        # doctest: +SKIP
 """
 
+from balanceflow import _keras_hook
 from balanceflow.losses._base import ClassWeightState
 from balanceflow.losses._checks import class_balanced_weights
 from balanceflow.losses._class_balanced import ClassBalancedLoss, class_balanced_loss
@@ -60,3 +61,5 @@ __all__ = [
     "weighted",
     "weighted_binary_crossentropy",
 ]
+
+_keras_hook.register()  # siblings skipped while this package was loading
