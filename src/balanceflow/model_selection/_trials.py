@@ -132,6 +132,7 @@ def train_strategy(
             method=strategy.pipeline,
             sampling_strategy=strategy.sampling_strategy,
             seed=seed,
+            classes=np.arange(n_classes),
             **strategy.pipeline_options,
         )
         # The pipeline shuffles within its draws; Keras must not try to shuffle a dataset.
