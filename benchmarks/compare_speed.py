@@ -29,8 +29,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="repeats of the K-fold grid"
+    )
     args = parser.parse_args()
-    grid = ["compare", "--epochs", str(args.epochs), "--format", "json"]
+    grid = ["compare", "--epochs", str(args.epochs), "--repeats", str(args.repeats)]
+    grid += ["--format", "json"]
     cases = {"serial": grid, "n_jobs=2": [*grid, "--n-jobs", "2"]}
     times: dict[str, list[float]] = {name: [] for name in cases}
     for round_ in range(args.rounds):
