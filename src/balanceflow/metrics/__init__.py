@@ -15,9 +15,15 @@ from balanceflow.metrics._classification import (
     precision_recall_f1,
     roc_auc,
 )
-from balanceflow.metrics._report import METRIC_NAMES, EvaluationReport, evaluate
+from balanceflow.metrics._report import (
+    METRIC_LABELS,
+    METRIC_NAMES,
+    EvaluationReport,
+    evaluate,
+)
 
 __all__ = [
+    "METRIC_LABELS",
     "METRIC_NAMES",
     "EvaluationReport",
     "average_precision",

@@ -30,7 +30,7 @@ from balanceflow.metrics._classification import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["METRIC_NAMES", "EvaluationReport", "evaluate"]
+__all__ = ["METRIC_LABELS", "METRIC_NAMES", "EvaluationReport", "evaluate"]
 
 #: The headline metrics of a report, in leaderboard order. All are higher-is-better.
 METRIC_NAMES: tuple[str, ...] = (
@@ -42,6 +42,18 @@ METRIC_NAMES: tuple[str, ...] = (
     "macro_f1",
     "mcc",
 )
+
+#: How each metric is titled in tables and reports.
+METRIC_LABELS = {
+    "pr_auc": "PR-AUC",
+    "roc_auc": "ROC-AUC",
+    "balanced_accuracy": "Bal. acc.",
+    "g_mean": "G-mean",
+    "minority_f1": "Min. F1",
+    "macro_f1": "Macro F1",
+    "mcc": "MCC",
+    "accuracy": "Accuracy",
+}
 
 _DEFAULT_THRESHOLD = 0.5
 

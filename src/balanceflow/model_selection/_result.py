@@ -11,21 +11,10 @@ import pandas as pd
 
 from balanceflow._validation import short_repr
 from balanceflow.exceptions import InvalidParameterError
-from balanceflow.metrics import METRIC_NAMES
+from balanceflow.metrics import METRIC_LABELS, METRIC_NAMES
 from balanceflow.model_selection._stats import friedman, mean_interval, wilcoxon_vs_best
 
 __all__ = ["METRIC_LABELS", "CompareResult"]
-
-#: How each metric is titled in tables.
-METRIC_LABELS = {
-    "pr_auc": "PR-AUC",
-    "roc_auc": "ROC-AUC",
-    "balanced_accuracy": "Bal. acc.",
-    "g_mean": "G-mean",
-    "minority_f1": "Min. F1",
-    "macro_f1": "Macro F1",
-    "mcc": "MCC",
-}
 
 
 @dataclass

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 from balanceflow._validation import check_targets, short_repr
 from balanceflow.exceptions import DataError, InvalidParameterError
 from balanceflow.metrics import (
+    METRIC_LABELS,
     METRIC_NAMES,
     confusion_matrix,
     evaluate,
@@ -30,17 +31,7 @@ from balanceflow.report._figures import (
 
 __all__ = ["from_compare", "from_predictions"]
 
-_LABELS = {
-    "pr_auc": "PR-AUC",
-    "roc_auc": "ROC-AUC",
-    "balanced_accuracy": "Bal. acc.",
-    "g_mean": "G-mean",
-    "minority_f1": "Min. F1",
-    "macro_f1": "Macro F1",
-    "mcc": "MCC",
-    "accuracy": "Accuracy",
-    "fit_seconds": "Fit (s)",
-}
+_LABELS = {**METRIC_LABELS, "fit_seconds": "Fit (s)", "threshold": "Threshold"}
 
 
 def _plain(value: Any) -> Any:
