@@ -15,6 +15,7 @@ from balanceflow.exceptions import DataError, InvalidParameterError
 
 __all__ = [
     "check_consistent_length",
+    "check_probabilities",
     "check_seed",
     "check_targets",
     "derive_seed",
@@ -191,6 +192,27 @@ def take_rows(X: Any, indices: np.ndarray) -> Any:
     if hasattr(X, "iloc"):
         return X.iloc[indices]
     return np.asarray(X)[indices]
+
+
+def check_probabilities(arr: np.ndarray, *, name: str) -> np.ndarray:
+    """Check that ``arr`` holds finite probabilities in [0, 1]; return it."""
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.argwhere(bad)[0][0])
+        raise DataError(
+            f"`{name}` contains {int(bad.sum())} NaN or inf value(s) (first at row {first}: "
+            f"{short_repr(arr[first].tolist())}). Probabilities must be finite."
+        )
+    outside = (arr < 0.0) | (arr > 1.0)
+    if outside.any():
+        first = int(np.argwhere(outside)[0][0])
+        raise DataError(
+            f"`{name}` must hold probabilities in [0, 1]; {int(outside.sum())} value(s) are "
+            f"outside (first at row {first}: {short_repr(arr[first].tolist())}). If these are "
+            "logits, apply a sigmoid or softmax first (or pass from_logits=True where a "
+            "function offers it)."
+        )
+    return arr
 
 
 def derive_seed(seed: int, *keys: Any) -> int:

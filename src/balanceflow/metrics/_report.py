@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from balanceflow._validation import check_consistent_length, short_repr
+from balanceflow._validation import (
+    check_consistent_length,
+    check_probabilities,
+    short_repr,
+)
 from balanceflow.exceptions import DataError, InvalidParameterError
 from balanceflow.metrics._classification import (
     _balanced_accuracy_from_confusion,
@@ -257,22 +261,7 @@ def _check_proba(proba: Any) -> np.ndarray:
             "the class with index 1) or (n_samples, n_classes). "
             f"Received: proba with shape {arr.shape}."
         )
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        first = int(np.argwhere(bad)[0][0])
-        raise DataError(
-            f"`proba` contains {int(bad.sum())} NaN or inf value(s) (first at row {first}: "
-            f"{short_repr(arr[first].tolist())}). Probabilities must be finite."
-        )
-    outside = (arr < 0.0) | (arr > 1.0)
-    if outside.any():
-        first = int(np.argwhere(outside)[0][0])
-        raise DataError(
-            f"`proba` must hold probabilities in [0, 1]; {int(outside.sum())} value(s) are "
-            f"outside (first at row {first}: {short_repr(arr[first].tolist())}). If these are "
-            "logits, apply a sigmoid or softmax first."
-        )
-    return arr
+    return check_probabilities(arr, name="proba")
 
 
 def evaluate(

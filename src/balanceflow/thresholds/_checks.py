@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from balanceflow._validation import check_targets, short_repr
+from balanceflow._validation import check_probabilities, check_targets, short_repr
 from balanceflow.exceptions import DataError, InvalidParameterError
 
 __all__ = [
@@ -40,25 +40,6 @@ def _as_float_array(values: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _check_finite_in_unit_interval(arr: np.ndarray, name: str) -> None:
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        first = int(np.argwhere(bad)[0][0])
-        raise DataError(
-            f"`{name}` contains {int(bad.sum())} NaN or inf value(s) (first at row {first}: "
-            f"{short_repr(arr[first].tolist())}). Probabilities must be finite."
-        )
-    outside = (arr < 0.0) | (arr > 1.0)
-    if outside.any():
-        first = int(np.argwhere(outside)[0][0])
-        raise DataError(
-            f"`{name}` must hold probabilities in [0, 1]; {int(outside.sum())} value(s) are "
-            f"outside (first at row {first}: {short_repr(arr[first].tolist())}). If these are "
-            "logits, apply a sigmoid or softmax first, or pass from_logits=True where the "
-            "function offers it."
-        )
-
-
 def check_binary_scores(y_score: Any, *, name: str = "y_score") -> np.ndarray:
     """The probability of the class with index 1, as a 1-D float64 array.
 
@@ -77,7 +58,7 @@ def check_binary_scores(y_score: Any, *, name: str = "y_score") -> np.ndarray:
         )
     if arr.shape[0] == 0:
         raise DataError(f"`{name}` is empty. Pass at least one row.")
-    _check_finite_in_unit_interval(arr, name)
+    check_probabilities(arr, name=name)
     return arr
 
 
@@ -109,7 +90,7 @@ def check_proba_matrix(
                 f"{first}). Logits must be finite."
             )
         return arr
-    _check_finite_in_unit_interval(arr, name)
+    check_probabilities(arr, name=name)
     sums = arr.sum(axis=1)
     off = np.abs(sums - 1.0) > 1e-3
     if off.any():
