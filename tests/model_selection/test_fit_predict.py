@@ -21,17 +21,17 @@ def thyroid():
     return X, y.map({1: "hyper", 0: "normal"})
 
 
-def test_best_never_selects_with_held_out_rows(thyroid, monkeypatch):
-    """Check that the rows compare() selects on and the rows the threshold is tuned on are
-    disjoint and together cover the data."""
-    X, y = thyroid
-    seen = {"selection": [], "held_out": []}
+def _spy(monkeypatch):
+    """Record the rows compare() selects on, its result, and the rows transformed as the
+    held-out part."""
+    seen = {"selection": [], "result": [], "held_out": []}
     real_compare = fit_module.compare
     real_transform = TabularSchema.transform
 
     def spy_compare(X_part, y_part, **kwargs):
         seen["selection"].append(set(X_part.index))
-        return real_compare(X_part, y_part, **kwargs)
+        seen["result"].append(real_compare(X_part, y_part, **kwargs))
+        return seen["result"][-1]
 
     def spy_transform(self, frame, source="the input"):
         if source == "the held-out part":
@@ -40,12 +40,47 @@ def test_best_never_selects_with_held_out_rows(thyroid, monkeypatch):
 
     monkeypatch.setattr(fit_module, "compare", spy_compare)
     monkeypatch.setattr(TabularSchema, "transform", spy_transform)
-    fitted = fit_best(X, y, **FAST)
+    return seen
+
+
+def test_best_with_a_holdout_never_selects_with_held_out_rows(thyroid, monkeypatch):
+    """Check that the rows compare() selects on and the rows the threshold is tuned on are
+    disjoint and together cover the data."""
+    X, y = thyroid
+    seen = _spy(monkeypatch)
+    fitted = fit_best(X, y, holdout=0.2, **FAST)
     (selection,), (held_out,) = seen["selection"], seen["held_out"]
     assert selection.isdisjoint(held_out)
     assert selection | held_out == set(X.index)
-    assert len(held_out) == fitted.card["holdout"]["rows"] == round(0.2 * len(X))
+    tuning = fitted.card["threshold_tuning"]
+    assert tuning["on"] == "held-out rows"
+    assert len(held_out) == tuning["rows"] == round(0.2 * len(X))
     assert fitted.card["strategy"] in fitted.card["selection"]["candidates"]
+
+
+def test_best_tunes_the_threshold_on_out_of_fold_predictions(thyroid, monkeypatch):
+    """Check that by default nothing is held out, and that the threshold maximises G-mean
+    over the chosen strategy's out-of-fold probabilities (a brute-force numpy search over
+    every distinct score)."""
+    X, y = thyroid
+    seen = _spy(monkeypatch)
+    fitted = fit_best(X, y, **FAST)
+    assert seen["selection"] == [set(X.index)] and seen["held_out"] == []
+    (result,) = seen["result"]
+    positive = fitted.threshold_class
+    assert y.value_counts()[fitted.classes[positive]] == y.value_counts().min()
+    scores = result.proba[fitted.card["strategy"]][:, positive]
+    truth = result.y_true == positive
+    assert not np.isnan(scores).any()  # every row has an out-of-fold score
+
+    def g_mean(cut):
+        predicted = scores >= cut
+        return np.sqrt(predicted[truth].mean() * (~predicted[~truth]).mean())
+
+    best = max(g_mean(cut) for cut in np.unique(scores))
+    assert g_mean(fitted.threshold) == pytest.approx(best)
+    assert fitted.card["threshold_tuning"]["rows"] == len(X)
+    assert fitted.card["threshold_tuning"]["metrics"]["g_mean"] == pytest.approx(best)
 
 
 def test_fit_predict_round_trip_through_the_cli(thyroid, tmp_path):

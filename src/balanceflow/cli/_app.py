@@ -398,8 +398,13 @@ def fit_command(
         str, typer.Option(help="What the decision threshold is tuned for (binary).")
     ] = "g_mean",
     holdout: Annotated[
-        float, typer.Option(help="Share of rows held out to tune the threshold.")
-    ] = 0.2,
+        float | None,
+        typer.Option(
+            help="Share of rows held out to tune the threshold and report on "
+            "(default: tune on the cross-validation's out-of-fold predictions and "
+            "train on every row)."
+        ),
+    ] = None,
     n_splits: Annotated[int, typer.Option(help="Folds of the selection.")] = 5,
     repeats: Annotated[int, typer.Option(help="Repeats of the selection's folds.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
@@ -439,16 +444,21 @@ def fit_command(
         f"Strategy: [bold]{card['strategy']}[/] (selected by {metric} on "
         f"{card['selection']['rows']} rows, {n_splits}-fold CV)"
     )
-    decision = card["decision"]
+    decision, tuning = card["decision"], card["threshold_tuning"]
     if decision["threshold"] is not None:
         positive = card["classes"][decision["threshold_class_index"]]
         console.print(
             f"Decision: {positive!r} when P({positive}) >= {decision['threshold']:.4f} "
-            f"(tuned for {objective} on {card['holdout']['rows']} held-out rows)"
+            f"(tuned for {objective} on {tuning['rows']} rows: {tuning['on']})"
         )
-    metrics = card["holdout"]["metrics"]
+    metrics = tuning["metrics"]
     console.print(
-        "Held-out: "
+        (
+            "Out-of-fold (the threshold was tuned on these rows, so label metrics are "
+            "optimistic): "
+            if holdout is None
+            else "Held-out: "
+        )
         + ", ".join(
             f"{name} {metrics[name]:.3f}" for name in ("pr_auc", "g_mean", "mcc")
         )

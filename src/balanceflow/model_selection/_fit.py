@@ -146,7 +146,7 @@ def fit_best(
     candidates: str | Sequence[str | Strategy] = "default",
     metric: str = "pr_auc",
     objective: str = "g_mean",
-    holdout: float = 0.2,
+    holdout: float | None = None,
     model_fn: Callable[..., Any] | None = None,
     n_splits: int = 5,
     n_repeats: int = 1,
@@ -158,17 +158,20 @@ def fit_best(
 ) -> FittedModel:
     """Choose a strategy by cross-validation, train it and tune its decision threshold.
 
-    1. A stratified ``holdout`` share of the rows is set aside.
-    2. On the other rows only (the training part), :func:`compare` cross-validates the
-       ``candidates`` and picks the one with the best mean ``metric`` (or evaluates the one
-       named by ``strategy``).
-    3. The chosen strategy is trained on the whole training part (preprocessing fit there).
-    4. Binary problems: the decision threshold is tuned for ``objective`` on the held-out
-       rows, which the model never trained on.
+    1. :func:`compare` cross-validates the ``candidates`` and picks the one with the best
+       mean ``metric`` (or evaluates the one named by ``strategy``).
+    2. The chosen strategy is trained on all the rows (preprocessing fit there).
+    3. Binary problems: the decision threshold is tuned for ``objective`` on rows the
+       scoring model never trained on. By default (``holdout=None``) these are the
+       cross-validation's out-of-fold predictions of the chosen strategy: every row, each
+       scored by the fold model that did not see it, so a rare class lends all its rows to
+       the threshold and all of them to the final model. With ``holdout=0.2`` a stratified
+       20% is set aside first: selection and training use the rest, the threshold is tuned
+       on the held-out rows, and the card reports metrics on them.
 
     Returns a :class:`FittedModel`; ``save(path)`` writes one ``.keras`` file and a JSON model
-    card (strategy, cross-validated metrics with intervals, held-out metrics, class priors,
-    data schema, threshold).
+    card (strategy, cross-validated metrics with intervals, the threshold and the rows it
+    was tuned on, class priors, data schema).
     """
     import keras
 
@@ -179,34 +182,40 @@ def fit_best(
         predict_proba,
     )
     from balanceflow.ensemble import combine_models
-    from balanceflow.thresholds import TunedThreshold
 
     if not isinstance(X, pd.DataFrame):
         raise InvalidParameterError(
             f"`X` must be a pandas DataFrame (a table). Received: {type(X).__name__}."
         )
-    if not isinstance(holdout, float) or not 0.05 <= holdout <= 0.5:
+    if holdout is not None and (
+        not isinstance(holdout, float) or not 0.05 <= holdout <= 0.5
+    ):
         raise InvalidParameterError(
-            f"`holdout` must be a float in [0.05, 0.5]. Received: holdout={short_repr(holdout)}."
+            "`holdout` must be None (tune on out-of-fold predictions) or a float in "
+            f"[0.05, 0.5]. Received: holdout={short_repr(holdout)}."
         )
     labels = check_targets(y)
     check_consistent_length(X, labels)
     codes, classes = encode_labels(labels)
     counts = np.bincount(codes)
-    if counts.min() * holdout < 2 or counts.min() * (1 - holdout) < n_splits:
-        raise DataError(
-            f"The smallest class has {counts.min()} rows: too few to keep a held-out "
-            f"share of {holdout} (at least 2 rows) and {n_splits} folds on the rest."
-        )
     rows = np.arange(len(codes))
-    train_idx, hold_idx = train_test_split(
-        rows,
-        test_size=holdout,
-        stratify=codes,
-        random_state=derive_seed(seed, "holdout"),
-    )
-    train_idx, hold_idx = np.sort(train_idx), np.sort(hold_idx)
-    X_train, X_hold = take_rows(X, train_idx), take_rows(X, hold_idx)
+    if holdout is None:
+        train_idx, hold_idx = rows, None
+    else:
+        if counts.min() * holdout < 2 or counts.min() * (1 - holdout) < n_splits:
+            raise DataError(
+                f"The smallest class has {counts.min()} rows: too few to keep a held-out "
+                f"share of {holdout} (at least 2 rows) and {n_splits} folds on the rest. "
+                "Use holdout=None to tune the threshold on out-of-fold predictions."
+            )
+        train_idx, hold_idx = train_test_split(
+            rows,
+            test_size=holdout,
+            stratify=codes,
+            random_state=derive_seed(seed, "holdout"),
+        )
+        train_idx, hold_idx = np.sort(train_idx), np.sort(hold_idx)
+    X_train = take_rows(X, train_idx)
     y_train = take_rows(np.asarray(labels), train_idx)
 
     pool = resolve_strategies(candidates if strategy == "best" else [strategy])
@@ -261,23 +270,21 @@ def fit_best(
     else:
         final = models[0]
 
-    hold_proba = predict_proba(
-        final, schema.transform(X_hold, "the held-out part"), len(classes)
-    )
-    y_hold = codes[hold_idx]
-    threshold = threshold_class = None
-    if len(classes) == 2:
-        threshold_class = int(np.argmin(counts))  # the minority class
-        tuner = TunedThreshold(objective=objective).fit(
-            (y_hold == threshold_class).astype(int), hold_proba[:, threshold_class]
-        )
-        threshold = float(tuner.best_threshold_)
-        positive_proba = hold_proba[:, threshold_class]
-        hold_report = evaluate(
-            (y_hold == threshold_class).astype(int), positive_proba, threshold=threshold
-        )
+    if hold_idx is None:
+        # Out-of-fold probabilities: row i comes from the fold model that did not train on it.
+        tune_codes, tune_proba = codes, result.proba[chosen_name]
+        tuned_on = "out-of-fold predictions of the cross-validation"
     else:
-        hold_report = evaluate(y_hold, hold_proba)
+        tune_codes = codes[hold_idx]
+        tune_proba = predict_proba(
+            final,
+            schema.transform(take_rows(X, hold_idx), "the held-out part"),
+            len(classes),
+        )
+        tuned_on = "held-out rows"
+    threshold, threshold_class, tune_report = _tune_decision(
+        tune_codes, tune_proba, counts, objective
+    )
 
     board = result.to_dict(metric)
     card = {
@@ -290,10 +297,13 @@ def fit_best(
             "statistics": board["statistics"],
             "rows": len(train_idx),
         },
-        "holdout": {
-            "rows": len(hold_idx),
+        "threshold_tuning": {
+            "on": tuned_on,
+            "rows": len(tune_codes),
             "objective": objective,
-            "metrics": hold_report.to_dict(),
+            # On out-of-fold rows the threshold was tuned on these very predictions, so
+            # the label metrics are optimistic; PR-AUC and ROC-AUC are not affected.
+            "metrics": tune_report.to_dict(),
         },
         "classes": [c.item() if isinstance(c, np.generic) else c for c in classes],
         "class_priors": (counts / counts.sum()).tolist(),
@@ -306,3 +316,19 @@ def fit_best(
         "settings": {**result.settings, "holdout": holdout},
     }
     return FittedModel(final, schema, card["classes"], threshold, threshold_class, card)
+
+
+def _tune_decision(
+    codes: np.ndarray, proba: np.ndarray, counts: np.ndarray, objective: str
+) -> tuple[float | None, int | None, Any]:
+    """Binary: the threshold on P(minority) that maximises ``objective`` on these rows, the
+    minority's class index and the metrics there. Multi-class: argmax (no threshold)."""
+    from balanceflow.thresholds import TunedThreshold
+
+    if len(counts) != 2:
+        return None, None, evaluate(codes, proba)
+    positive = int(np.argmin(counts))  # the minority class
+    truth = (codes == positive).astype(int)
+    tuner = TunedThreshold(objective=objective).fit(truth, proba[:, positive])
+    threshold = float(tuner.best_threshold_)
+    return threshold, positive, evaluate(truth, proba[:, positive], threshold=threshold)
