@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Callable
+import random
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
@@ -64,16 +67,52 @@ def default_model_fn(
     return model
 
 
+_BUILD_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def seeded_build(seed: int) -> Iterator[None]:
+    """Seed everything a model build draws from, privately to this build.
+
+    ``keras.utils.set_random_seed`` seeds Python's global ``random``, from which Keras draws
+    the seed of every initializer and layer built without one. Other threads of the process
+    draw from it too (a Dask worker's event loop and heartbeats do, several times a second),
+    so the same seed could build different initial weights. Inside this block those seeds
+    come from a private ``random.Random(seed)`` instead, and builds take turns.
+    """
+    from keras.src.random import seed_generator  # where Keras draws default seeds
+
+    with _BUILD_LOCK:
+        keras.utils.set_random_seed(seed)
+        shared = getattr(seed_generator, "python_random", None)
+        if shared is not random:  # a Keras that draws elsewhere: global seeding only
+            yield
+            return
+        seed_generator.python_random = random.Random(seed)
+        try:
+            yield
+        finally:
+            seed_generator.python_random = shared
+
+
 def call_model_fn(
-    model_fn: Callable[..., Any], input_shape: tuple[int, ...], n_classes: int
+    model_fn: Callable[..., Any],
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    *,
+    seed: int | None = None,
 ) -> keras.Model:
     """Build a model with ``model_fn`` and make sure it is a compiled Keras model.
 
     ``model_fn`` is called as ``model_fn(input_shape, n_classes)``, or with no argument when
     it takes none. A model returned uncompiled is compiled with Adam(1e-3) and the
     cross-entropy that matches its output (one sigmoid unit: binary; K units: sparse
-    categorical).
+    categorical). With ``seed``, the build is seeded (see :func:`seeded_build`): the same
+    seed gives the same initial weights whatever other threads do.
     """
+    if seed is not None:
+        with seeded_build(seed):
+            return call_model_fn(model_fn, input_shape, n_classes)
     if not callable(model_fn):
         raise InvalidParameterError(
             "`model_fn` must be a function that returns a Keras model. "

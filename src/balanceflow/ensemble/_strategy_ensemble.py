@@ -204,10 +204,10 @@ class StrategyEnsemble:
                 sampling_strategy=self.sampling_strategy,
                 seed=member_seed,
             )
-            keras.utils.set_random_seed(
-                self.seed
-            )  # the same initial weights for every member
-            model = call_model_fn(self.model_fn, self.input_shape_, self.n_classes_)
+            # The same initial weights for every member.
+            model = call_model_fn(
+                self.model_fn, self.input_shape_, self.n_classes_, seed=self.seed
+            )
             keras.utils.set_random_seed(member_seed)
             model.fit(X_m, y_m, validation_data=val, **extra, **fit_kwargs)
             self.members_.append(model)

@@ -57,8 +57,7 @@ def _run_dask(
             f"({type(err).__name__}). Check the address and that the scheduler is running."
         ) from None
     try:
-        # Thread limits are left to the cluster's own worker settings. Known issue: Dask
-        # workers sometimes train differently from the serial run (see the xfail test).
+        # Thread limits are left to the cluster's own worker settings.
         plan_future = client.scatter(plan, broadcast=True)
         futures = [
             client.submit(run_fold, plan_future, task, pure=False) for task in tasks

@@ -248,9 +248,13 @@ def fit_best(
     build = model_fn if model_fn is not None else default_model_fn
     models = []
     for member in members:
-        keras.utils.set_random_seed(derive_seed(seed, "final-init"))
         model = ModelState(
-            call_model_fn(build, features.shape[1:], len(classes))
+            call_model_fn(
+                build,
+                features.shape[1:],
+                len(classes),
+                seed=derive_seed(seed, "final-init"),
+            )
         ).restore()
         member_seed = derive_seed(seed, "final", member.name)
         X_m, y_m, fit_kwargs = member.prepare(features, ytr, seed=member_seed)

@@ -7,6 +7,7 @@ only on its seed, its fold and its strategy, never on where or after what it ran
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -170,6 +171,11 @@ def inner_split(
     return np.sort(fit_part), np.sort(val_part)
 
 
+# TensorFlow's global seed is shared by the threads of a process: folds take turns (a Dask
+# worker with several threads runs one balanceflow fold at a time).
+_RUN_LOCK = threading.Lock()
+
+
 def run_fold(
     plan: Plan, task: FoldTask, threads: int | None = None
 ) -> list[dict[str, Any]]:
@@ -179,8 +185,11 @@ def run_fold(
     initial weights (restored from a snapshot) with a fresh optimizer.
     """
     limit_threads(threads)
-    import keras
+    with _RUN_LOCK:
+        return _run_fold(plan, task)
 
+
+def _run_fold(plan: Plan, task: FoldTask) -> list[dict[str, Any]]:
     from balanceflow._models import ModelState, call_model_fn, predict_proba
 
     X_train = take_rows(plan.features, task.train_idx)
@@ -192,8 +201,10 @@ def run_fold(
     X_test = np.asarray(X_test, dtype=np.float32)
     y_train = plan.codes[task.train_idx]
 
-    keras.utils.set_random_seed(fold_seed(plan.seed, "init", task.repeat, task.fold))
-    state = ModelState(call_model_fn(plan.model_fn, X_train.shape[1:], plan.n_classes))
+    init_seed = fold_seed(plan.seed, "init", task.repeat, task.fold)
+    state = ModelState(
+        call_model_fn(plan.model_fn, X_train.shape[1:], plan.n_classes, seed=init_seed)
+    )
     results = []
     for name in task.names:
         strategy = plan.strategies[name]
