@@ -241,18 +241,22 @@ class _Pipeline:
             if batch.dtype != dtype:
                 batch = batch.astype(dtype)
             x[key] = batch
-        if part.synthetic is not None and self.mixup_alpha is None:
-            synthetic = np.flatnonzero(part.synthetic)
+        if part.lam is not None and self.mixup_alpha is None:
+            synthetic = np.flatnonzero(part.lam)  # lam is 0 exactly for real entries
             if len(synthetic):
                 partners = part.partners[synthetic]
                 lam = part.lam[synthetic]
                 for key in self.mix_keys:
                     base = x[key][synthetic]
-                    other = self.inputs[key].take(partners, axis=0).astype(base.dtype)
-                    weight = lam.reshape((-1,) + (1,) * (base.ndim - 1)).astype(
-                        base.dtype
+                    # base + lam * (partner - base), in place on the partner rows.
+                    step = self.inputs[key].take(partners, axis=0)
+                    step = step.astype(base.dtype, copy=False)
+                    np.subtract(step, base, out=step)
+                    step *= lam.reshape((-1,) + (1,) * (base.ndim - 1)).astype(
+                        base.dtype, copy=False
                     )
-                    x[key][synthetic] = base + weight * (other - base)
+                    step += base
+                    x[key][synthetic] = step
         return x
 
     def _mixup(self, x, y, w, rng: np.random.Generator, batches: int):

@@ -76,15 +76,18 @@ class Draw:
         For interpolation: the neighbour that a synthetic entry moves towards (equal to
         ``rows`` for real entries).
     lam : ndarray of shape (n,) or None
-        For interpolation: the mixing weight in [0, 1) (0 for real entries).
-    synthetic : ndarray of shape (n,) or None
-        For interpolation: True where the entry is a synthetic row.
+        For interpolation: the mixing weight, in (0, 1) for a synthetic entry and 0 for a
+        real one (an entry drawn with weight exactly 0 is its base row, i.e. real).
     """
 
     rows: np.ndarray
     partners: np.ndarray | None = None
     lam: np.ndarray | None = None
-    synthetic: np.ndarray | None = None
+
+    @property
+    def synthetic(self) -> np.ndarray | None:
+        """For interpolation: True where the entry is a synthetic row."""
+        return None if self.lam is None else self.lam != 0
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -93,12 +96,7 @@ class Draw:
         def cut(a):
             return None if a is None else a[start:stop]
 
-        return Draw(
-            self.rows[start:stop],
-            cut(self.partners),
-            cut(self.lam),
-            cut(self.synthetic),
-        )
+        return Draw(self.rows[start:stop], cut(self.partners), cut(self.lam))
 
     @staticmethod
     def concatenate(parts: list[Draw]) -> Draw:
@@ -109,7 +107,7 @@ class Draw:
             values = [getattr(p, name) for p in parts]
             return None if values[0] is None else np.concatenate(values)
 
-        return Draw(cat("rows"), cat("partners"), cat("lam"), cat("synthetic"))
+        return Draw(cat("rows"), cat("partners"), cat("lam"))
 
 
 class DrawPlanner:
@@ -209,7 +207,7 @@ class DrawPlanner:
     def draw(self, index: int) -> Draw:
         """The plan of draw number ``index`` (0, 1, 2, ...)."""
         rng = np.random.default_rng(derive_seed(self.seed, "draw", self.method, index))
-        rows, partners, lams, synth = [], [], [], []
+        rows, partners, lams = [], [], []
         for cls, (group, target) in enumerate(zip(self.groups, self.targets)):
             n = len(group)
             if self.method == "under":
@@ -228,36 +226,34 @@ class DrawPlanner:
                 continue
             # interpolate: the real rows, then synthetic entries.
             n_syn = target - n
+            if n_syn == 0:  # a class kept as it is: its rows in a fresh order
+                local = rng.permutation(n) if self.shuffle else np.arange(n)
+                class_rows = group[local]
+                rows.append(class_rows)
+                partners.append(class_rows)
+                lams.append(np.zeros(n, np.float32))
+                continue
             copies, extra = divmod(n_syn, n)
             real = np.arange(n, dtype=self._dtype)
             base = np.concatenate(
                 [np.tile(real, copies), self.walk(cls, extra, index)]
             ).astype(self._dtype, copy=False)
-            if n_syn:
-                table = self.neighbors[cls]
-                column = rng.integers(0, table.shape[1], size=n_syn)
-                partner = table[base, column].astype(self._dtype, copy=False)
-            else:
-                partner = np.empty(0, dtype=self._dtype)
+            table = self.neighbors[cls]
+            column = rng.integers(0, table.shape[1], size=n_syn)
+            partner = table[base, column].astype(self._dtype, copy=False)
             local_rows = np.concatenate([group[real], group[base]])
             local_partners = np.concatenate([group[real], partner])
             local_lam = np.concatenate(
                 [np.zeros(n, np.float32), rng.random(n_syn, dtype=np.float32)]
             )
-            local_synth = np.concatenate(
-                [np.zeros(n, dtype=bool), np.ones(n_syn, dtype=bool)]
-            )
             if self.shuffle:
                 shuffle = rng.permutation(target)
-                local_rows, local_partners = (
-                    local_rows[shuffle],
-                    local_partners[shuffle],
-                )
-                local_lam, local_synth = local_lam[shuffle], local_synth[shuffle]
+                local_rows = local_rows[shuffle]
+                local_partners = local_partners[shuffle]
+                local_lam = local_lam[shuffle]
             rows.append(local_rows)
             partners.append(local_partners)
             lams.append(local_lam)
-            synth.append(local_synth)
         order = self.order
         if self.method != "interpolate":
             return Draw(np.concatenate(rows).astype(self._dtype, copy=False)[order])
@@ -265,5 +261,4 @@ class DrawPlanner:
             np.concatenate(rows).astype(self._dtype, copy=False)[order],
             np.concatenate(partners).astype(self._dtype, copy=False)[order],
             np.concatenate(lams)[order],
-            np.concatenate(synth)[order],
         )
