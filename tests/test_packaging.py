@@ -60,6 +60,7 @@ LAYERS = {
     "thresholds": 0,
     "datasets": 0,
     "_keras_hook": 0,
+    "_quiet": 0,
     "_models": 1,
     "layers": 1,
     "losses": 1,

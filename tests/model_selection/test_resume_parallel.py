@@ -82,13 +82,43 @@ def test_torn_last_line_is_ignored_and_repaired(tmp_path):
     _boards_equal(first, again)
 
 
-def test_n_jobs_2_matches_serial():
-    X, y = _data()
-    serial = bf.compare(X, y, **SETTINGS)
-    parallel = bf.compare(X, y, n_jobs=2, **SETTINGS)
-    for name in serial.strategies:
-        np.testing.assert_allclose(parallel.proba[name], serial.proba[name], atol=1e-5)
-    _boards_equal(serial, parallel)
+def _run_script(tmp_path, body: str) -> list[str]:
+    """Run ``body`` in a fresh process; return the words of its RESULT line."""
+    path = tmp_path / "check.py"
+    path.write_text(textwrap.dedent(body))
+    out = subprocess.run(
+        [sys.executable, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT")]
+    assert line, out.stderr[-2000:]
+    return line[0].split()[1:]
+
+
+def test_n_jobs_2_matches_serial_and_leaves_tensorflow_to_the_workers(tmp_path):
+    """Check, in a fresh process, that --n-jobs 2 gives the serial run's probabilities and
+    leaderboard, and that the parent process never started TensorFlow (the workers did)."""
+    tf_in_parent, diff, same, trials = _run_script(
+        tmp_path,
+        f"""
+        import sys, numpy as np, balanceflow as bf
+        if __name__ == "__main__":
+            X, y = bf.datasets.load("new-thyroid1")
+            parallel = bf.compare(X, y, n_jobs=2, **{SETTINGS!r})
+            tf_in_parent = "tensorflow" in sys.modules
+            serial = bf.compare(X, y, **{SETTINGS!r})
+            diff = max(np.abs(parallel.proba[n] - serial.proba[n]).max() for n in serial.strategies)
+            same = serial.leaderboard().equals(parallel.leaderboard())
+            print("RESULT", tf_in_parent, diff, same, len(parallel.records))
+        """,
+    )
+    assert tf_in_parent == "False"
+    assert float(diff) <= 1e-5
+    assert same == "True"
+    assert int(trials) == TRIALS
 
 
 def test_dask_local_cluster_matches_serial(tmp_path):
@@ -96,7 +126,8 @@ def test_dask_local_cluster_matches_serial(tmp_path):
     fresh process. Dask workers draw from Python's global `random` in background threads
     while a task runs; the initial weights must not depend on it."""
     pytest.importorskip("distributed")
-    script = textwrap.dedent(
+    diff, same = _run_script(
+        tmp_path,
         f"""
         import numpy as np, balanceflow as bf, distributed
         if __name__ == "__main__":
@@ -109,20 +140,8 @@ def test_dask_local_cluster_matches_serial(tmp_path):
             diff = max(np.abs(remote.proba[n] - serial.proba[n]).max() for n in serial.strategies)
             same = serial.leaderboard().equals(remote.leaderboard())
             print("RESULT", diff, same)
-        """
+        """,
     )
-    path = tmp_path / "dask_check.py"
-    path.write_text(script)
-    out = subprocess.run(
-        [sys.executable, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT")]
-    assert line, out.stderr[-2000:]
-    _, diff, same = line[0].split()
     assert float(diff) <= 1e-6
     assert same == "True"
 

@@ -24,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 import balanceflow as bf
+from balanceflow._quiet import import_keras_quietly
 from balanceflow.exceptions import BalanceflowError
 
 __all__ = ["DEFAULT_DATASET", "app", "main"]
@@ -105,26 +106,6 @@ def _root(
     ] = False,
 ) -> None:
     """Find out which class-imbalance remedy works for a Keras model on your data."""
-
-
-def _import_keras_quietly() -> None:
-    """Import Keras (and TensorFlow) with native stderr muted.
-
-    TensorFlow's C++ start-up notices are written before its logging is configured, so
-    ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them; they would bury the leaderboard. An import
-    error still raises, and its traceback prints once stderr is back.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                import keras  # noqa: F401
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
 
 
 def _write_report(result, directory: Path, metric: str) -> None:
@@ -334,7 +315,10 @@ def compare_command(
         from balanceflow.strategies import load_config
 
         chosen += load_config(config)
-    _import_keras_quietly()
+    if n_jobs == 1 and scheduler is None:
+        # Trials run here. With workers, each one imports TensorFlow itself; the parent
+        # only scores their predictions and does not start it.
+        import_keras_quietly()
     # The bar is drawn on stderr, and only when a person watches the output.
     show_bar = (
         output_format is OutputFormat.table
@@ -416,7 +400,7 @@ def fit_command(
     from balanceflow.cli._io import read_table, split_target
 
     X, y = split_target(read_table(file), target, str(file))
-    _import_keras_quietly()
+    import_keras_quietly()
     from balanceflow.model_selection import fit_best
 
     with _progress_bar(sys.stdout.isatty() and sys.stderr.isatty()) as bar:
@@ -484,7 +468,7 @@ def predict_command(
     from balanceflow.cli._io import read_table
 
     frame = read_table(file)
-    _import_keras_quietly()
+    import_keras_quietly()
     from balanceflow.model_selection import load_fitted
 
     fitted = load_fitted(model)

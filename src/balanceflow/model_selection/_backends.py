@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from balanceflow._validation import short_repr
 from balanceflow.exceptions import BalanceflowError, InvalidParameterError
-from balanceflow.model_selection._trials import FoldTask, Plan, run_fold
+from balanceflow.model_selection._trials import (
+    FoldTask,
+    Plan,
+    clear_fold_cache,
+    run_fold,
+)
 
 __all__ = ["run_tasks"]
 
@@ -20,14 +26,27 @@ def _threads_per_worker(n_workers: int) -> int:
 def run_tasks(
     plan: Plan, tasks: list[FoldTask], *, n_jobs: int = 1, scheduler: str | None = None
 ) -> Iterator[list[dict[str, Any]]]:
-    """Run ``tasks`` and yield each one's results as soon as it finishes."""
+    """Run ``tasks`` and yield each one's results as soon as it finishes.
+
+    In this process, a task trains its fold's strategies one after the other. Workers get
+    one trial (fold, strategy) at a time, so that N workers share out the trials evenly
+    (folds alone would leave workers idle: 5 folds on 2 workers take 3 rounds); a worker
+    keeps its last fold's preprocessing and initial weights for the next trial of it.
+    """
     if scheduler is not None:
-        yield from _run_dask(plan, tasks, scheduler)
-    elif n_jobs == 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield run_fold(plan, task)
+        yield from _run_dask(plan, _one_trial_each(tasks), scheduler)
+    elif n_jobs == 1 or sum(len(t.names) for t in tasks) <= 1:
+        try:
+            for task in tasks:
+                yield run_fold(plan, task)
+        finally:
+            clear_fold_cache()
     else:
-        yield from _run_joblib(plan, tasks, n_jobs)
+        yield from _run_joblib(plan, _one_trial_each(tasks), n_jobs)
+
+
+def _one_trial_each(tasks: list[FoldTask]) -> list[FoldTask]:
+    return [replace(task, names=[name]) for task in tasks for name in task.names]
 
 
 def _run_joblib(plan: Plan, tasks: list[FoldTask], n_jobs: int) -> Iterator[list[dict]]:

@@ -148,10 +148,6 @@ def compare(
     >>> print(result.leaderboard())                                       # doctest: +SKIP
     """
 
-    from balanceflow._models import (
-        default_model_fn,
-    )
-
     n_splits = _check_positive_int(n_splits, "n_splits", minimum=2)
     n_repeats = _check_positive_int(n_repeats, "n_repeats")
     if (
@@ -222,7 +218,6 @@ def compare(
             "`preprocess` must be 'auto', None or a scikit-learn transformer. "
             f"Received: preprocess={short_repr(preprocess)}."
         )
-    build = model_fn if model_fn is not None else default_model_fn
     # The binary threshold applies to the probability of the minority class; evaluate()
     # thresholds column 1, so when the minority is class index 0, flip codes and columns.
     flip = len(classes) == 2 and counts[0] < counts[1]
@@ -283,7 +278,7 @@ def compare(
         codes=codes,
         n_classes=len(classes),
         transformer=transformer,
-        model_fn=build,
+        model_fn=model_fn,
         strategies={s.name: s for s in trained},
         epochs=epochs,
         batch_size=batch_size,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -17,7 +18,7 @@ from sklearn.base import clone
 
 from balanceflow._validation import derive_seed, take_rows
 
-__all__ = ["FoldTask", "Plan", "run_fold", "strategy_config"]
+__all__ = ["FoldTask", "Plan", "clear_fold_cache", "run_fold", "strategy_config"]
 
 
 @dataclass
@@ -28,11 +29,13 @@ class Plan:
     codes: np.ndarray
     n_classes: int
     transformer: Any
-    model_fn: Any
+    model_fn: Any  # None: the default model (resolved where the trials run)
     strategies: dict[str, Any]  # name -> trained (non-ensemble) Strategy
     epochs: int
     batch_size: int
     seed: int
+    # Identifies this comparison in a worker's fold cache.
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 @dataclass
@@ -63,13 +66,16 @@ def strategy_config(strategy: Any) -> dict[str, Any]:
 
 
 def limit_threads(threads: int | None) -> None:
-    """Cap TensorFlow's thread pools in a worker process, before TensorFlow starts."""
+    """In a worker process: cap TensorFlow's thread pools, then start it quietly."""
     if not threads:
         return
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from balanceflow._quiet import import_keras_quietly
+
+    import_keras_quietly()
 
 
 def make_loss(strategy: Any, y: np.ndarray, n_classes: int) -> Any:
@@ -189,9 +195,24 @@ def run_fold(
         return _run_fold(plan, task)
 
 
-def _run_fold(plan: Plan, task: FoldTask) -> list[dict[str, Any]]:
-    from balanceflow._models import ModelState, call_model_fn, predict_proba
+# The last fold prepared in this process: trials of one fold sent one by one to a worker
+# reuse its preprocessing and initial weights.
+_FOLD_CACHE: dict[str, Any] = {}
 
+
+def clear_fold_cache() -> None:
+    """Drop the cached fold (its arrays and model) once a run is over."""
+    _FOLD_CACHE.clear()
+
+
+def _prepare_fold(plan: Plan, task: FoldTask) -> tuple:
+    """(X_train, X_test, y_train, initial-weights snapshot) of the task's fold."""
+    from balanceflow._models import ModelState, call_model_fn, default_model_fn
+
+    key = (plan.token, task.repeat, task.fold)
+    if _FOLD_CACHE.get("key") == key:
+        return _FOLD_CACHE["value"]
+    _FOLD_CACHE.clear()
     X_train = take_rows(plan.features, task.train_idx)
     X_test = take_rows(plan.features, task.test_idx)
     if plan.transformer is not None:
@@ -200,11 +221,20 @@ def _run_fold(plan: Plan, task: FoldTask) -> list[dict[str, Any]]:
     X_train = np.asarray(X_train, dtype=np.float32)
     X_test = np.asarray(X_test, dtype=np.float32)
     y_train = plan.codes[task.train_idx]
-
+    build = plan.model_fn if plan.model_fn is not None else default_model_fn
     init_seed = fold_seed(plan.seed, "init", task.repeat, task.fold)
     state = ModelState(
-        call_model_fn(plan.model_fn, X_train.shape[1:], plan.n_classes, seed=init_seed)
+        call_model_fn(build, X_train.shape[1:], plan.n_classes, seed=init_seed)
     )
+    value = (X_train, X_test, y_train, state)
+    _FOLD_CACHE.update(key=key, value=value)
+    return value
+
+
+def _run_fold(plan: Plan, task: FoldTask) -> list[dict[str, Any]]:
+    from balanceflow._models import predict_proba
+
+    X_train, X_test, y_train, state = _prepare_fold(plan, task)
     results = []
     for name in task.names:
         strategy = plan.strategies[name]
