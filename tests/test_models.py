@@ -66,3 +66,27 @@ def test_seeded_build_with_a_thread_drawing_meanwhile():
     from keras.src.random import seed_generator
 
     assert seed_generator.python_random is random  # Keras draws globally again after
+
+
+def test_epoch_batches_show_every_row_once_per_epoch_in_a_fresh_order():
+    from balanceflow._models import epoch_batches
+
+    X = np.arange(23, dtype=np.float32)[:, None] * 10
+    y = np.arange(23) % 2
+    dataset, steps = epoch_batches(X, y, batch_size=5, seed=4)
+    assert steps == 5  # ceil(23 / 5)
+    batches = list(dataset.take(3 * steps).as_numpy_iterator())
+    epochs = []
+    for e in range(3):
+        part = batches[e * steps : (e + 1) * steps]
+        assert [len(b[1]) for b in part] == [5, 5, 5, 5, 3]
+        rows = np.concatenate([b[0][:, 0] for b in part]) / 10
+        np.testing.assert_array_equal(np.sort(rows), np.arange(23))
+        labels = np.concatenate([b[1] for b in part])
+        np.testing.assert_array_equal(labels, rows.astype(int) % 2)  # rows keep labels
+        epochs.append(rows)
+    assert not np.array_equal(epochs[0], epochs[1])
+    again = list(epoch_batches(X, y, batch_size=5, seed=4)[0].take(steps))
+    np.testing.assert_array_equal(
+        np.concatenate([b[0].numpy()[:, 0] for b in again]) / 10, epochs[0]
+    )

@@ -29,6 +29,9 @@ from balanceflow.strategies._strategy import TUNED_SUFFIX
 
 __all__ = ["ProgressCallback", "compare"]
 
+# 2: one tf.data pipeline for all epochs (fit_arrays) instead of model.fit on arrays.
+TRIAL_PROTOCOL = 2
+
 
 class ProgressCallback(Protocol):
     """Called after each trained model: ``progress(done, total, description)``."""
@@ -248,6 +251,9 @@ def compare(
         return config_hash(
             {
                 "data": data_key,
+                # Bumped whenever the way trials train changes, so that a results store
+                # written by an older version is not mixed into a new leaderboard.
+                "protocol": TRIAL_PROTOCOL,
                 "settings": {k: v for k, v in settings.items() if k != "n_repeats"},
                 "strategy": strategy_config(by_name[name]),
                 "repeat": repeat,

@@ -27,6 +27,7 @@ from balanceflow.metrics import evaluate
 from balanceflow.model_selection._compare import compare
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._schema import TabularSchema
+from balanceflow.model_selection._trials import train_strategy
 from balanceflow.strategies import Strategy, resolve_strategies
 
 __all__ = ["FittedModel", "fit_best", "load_fitted"]
@@ -173,7 +174,6 @@ def fit_best(
     card (strategy, cross-validated metrics with intervals, the threshold and the rows it
     was tuned on, class priors, data schema).
     """
-    import keras
 
     from balanceflow._models import (
         ModelState,
@@ -248,19 +248,24 @@ def fit_best(
     build = model_fn if model_fn is not None else default_model_fn
     models = []
     for member in members:
-        model = ModelState(
+        # Trained as in the cross-validation: sampler, weights, loss, pipeline, callbacks.
+        state = ModelState(
             call_model_fn(
                 build,
                 features.shape[1:],
                 len(classes),
                 seed=derive_seed(seed, "final-init"),
             )
-        ).restore()
-        member_seed = derive_seed(seed, "final", member.name)
-        X_m, y_m, fit_kwargs = member.prepare(features, ytr, seed=member_seed)
-        keras.utils.set_random_seed(member_seed)
-        model.fit(
-            X_m, y_m, epochs=epochs, batch_size=batch_size, verbose=0, **fit_kwargs
+        )
+        model = train_strategy(
+            member,
+            state,
+            features,
+            ytr,
+            seed=derive_seed(seed, "final", member.name),
+            epochs=epochs,
+            batch_size=batch_size,
+            n_classes=len(classes),
         )
         models.append(model)
     if chosen.is_ensemble:

@@ -152,12 +152,15 @@ def train_strategy(
             **fit_kwargs,
         )
     else:
-        model.fit(
+        from balanceflow._models import fit_arrays
+
+        fit_arrays(
+            model,
             X_s,
             y_s,
             epochs=epochs,
             batch_size=batch_size,
-            verbose=0,
+            seed=seed,
             callbacks=callbacks,
             **fit_kwargs,
         )
