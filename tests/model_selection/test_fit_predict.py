@@ -129,3 +129,39 @@ def test_predict_rejects_a_table_with_other_columns(thyroid, tmp_path):
         )
         assert result.exit_code == 1
         assert message in result.output
+
+
+def test_best_picks_the_top_mean_among_strategies_and_votes_of_the_best(
+    thyroid, monkeypatch
+):
+    """Check the selection against an independent scoring: scikit-learn's average
+    precision of every single candidate and of the soft votes of the 2 and 3 best, fold
+    by fold from the out-of-fold probabilities; the chosen one has the highest mean."""
+    from sklearn.metrics import average_precision_score
+
+    X, y = thyroid
+    seen = _spy(monkeypatch)
+    fitted = fit_best(X, y, vote=3, **FAST)
+    (result,) = seen["result"]
+    positive = int(np.argmin(result.class_counts))
+    truth = result.y_true == positive
+
+    def mean_ap(proba):
+        return np.mean(
+            [
+                average_precision_score(truth[te], proba[te, positive])
+                for _, te in result.folds
+            ]
+        )
+
+    singles = ["none", "class_weight", "over", "under"]
+    scores = {name: mean_ap(result.proba[name]) for name in [*singles, "seed_ensemble"]}
+    ranked = sorted(singles, key=lambda n: -scores[n])
+    for k in (2, 3):
+        members = ranked[:k]
+        vote = np.mean([result.proba[m] for m in members], axis=0)
+        scores["vote(" + "+".join(members) + ")"] = mean_ap(vote)
+    best = max(scores.values())
+    assert scores[fitted.card["strategy"]] == pytest.approx(best, abs=1e-9)
+    if fitted.card["strategy"].startswith("vote("):
+        assert len(fitted.card["members"]) in (2, 3)

@@ -389,6 +389,13 @@ def fit_command(
             "train on every row)."
         ),
     ] = None,
+    vote: Annotated[
+        int,
+        typer.Option(
+            help="Also try soft votes of the 2..VOTE best strategies (scored on the same "
+            "folds, no extra training); 1 turns this off."
+        ),
+    ] = 3,
     n_splits: Annotated[int, typer.Option(help="Folds of the selection.")] = 5,
     repeats: Annotated[int, typer.Option(help="Repeats of the selection's folds.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
@@ -412,6 +419,7 @@ def fit_command(
             metric=metric,
             objective=objective,
             holdout=holdout,
+            vote=vote,
             n_splits=n_splits,
             n_repeats=repeats,
             seed=seed,

@@ -313,12 +313,8 @@ def compare(
                 cut = _tuned_threshold(strategy, by_name, fold_trials, codes, positive)
             if repeat == 0:
                 oof[strategy.name][test_idx] = proba
-            if flip:
-                report = evaluate(1 - y_test, proba[:, ::-1], threshold=cut)
-            else:
-                report = evaluate(y_test, proba, threshold=cut)
             row = {"strategy": strategy.name, "repeat": repeat, "fold": fold}
-            row.update({name: getattr(report, name) for name in METRIC_NAMES})
+            row.update(score_fold(y_test, proba, cut, flip))
             row["threshold"] = cut if len(classes) == 2 else None
             row["fit_seconds"] = sum(
                 float(fold_trials[n]["fit_seconds"])
@@ -335,6 +331,18 @@ def compare(
         proba=oof,
         settings=settings,
     )
+
+
+def score_fold(
+    y_test: np.ndarray, proba: np.ndarray, threshold: float, flip: bool
+) -> dict[str, float]:
+    """Every metric of one test fold. Binary: ``threshold`` applies to the minority's
+    probability, column 0 when ``flip`` (the minority is class index 0)."""
+    if flip:
+        report = evaluate(1 - y_test, proba[:, ::-1], threshold=threshold)
+    else:
+        report = evaluate(y_test, proba, threshold=threshold)
+    return {name: getattr(report, name) for name in METRIC_NAMES}
 
 
 def _base_name(name: str) -> str:

@@ -24,7 +24,7 @@ from balanceflow._validation import (
 )
 from balanceflow.exceptions import DataError, InvalidParameterError
 from balanceflow.metrics import evaluate
-from balanceflow.model_selection._compare import compare
+from balanceflow.model_selection._compare import compare, score_fold
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._schema import TabularSchema
 from balanceflow.model_selection._trials import train_strategy
@@ -148,6 +148,7 @@ def fit_best(
     metric: str = "pr_auc",
     objective: str = "g_mean",
     holdout: float | None = None,
+    vote: int = 3,
     model_fn: Callable[..., Any] | None = None,
     n_splits: int = 5,
     n_repeats: int = 1,
@@ -160,7 +161,11 @@ def fit_best(
     """Choose a strategy by cross-validation, train it and tune its decision threshold.
 
     1. :func:`compare` cross-validates the ``candidates`` and picks the one with the best
-       mean ``metric`` (or evaluates the one named by ``strategy``).
+       mean ``metric`` (or evaluates the one named by ``strategy``). With ``vote=K``
+       (default 3, one repeat), soft votes of the 2..K best single strategies are scored
+       on the same folds from their out-of-fold predictions (no extra training) and win
+       when their mean ``metric`` is higher: an ensemble of different remedies often ranks
+       rare rows better than any one of them.
     2. The chosen strategy is trained on all the rows (preprocessing fit there).
     3. Binary problems: the decision threshold is tuned for ``objective`` on rows the
        scoring model never trained on. By default (``holdout=None``) these are the
@@ -234,8 +239,13 @@ def fit_best(
     )
     chosen_name = result.best(metric)
     chosen = next(s for s in pool if s.name == chosen_name)
+    if strategy == "best" and n_repeats == 1:
+        chosen, oof = _best_vote(result, pool, chosen, metric, vote)
+        chosen_name = chosen.name
+        result.proba.setdefault(chosen_name, oof)
+    known = {s.name: s for s in pool}
     members = (
-        [resolve_strategies([m])[0] for m in chosen.members]
+        [known.get(m) or resolve_strategies([m])[0] for m in chosen.members]
         if chosen.is_ensemble
         else [chosen]
     )
@@ -299,9 +309,11 @@ def fit_best(
     card = {
         "format": "balanceflow-model-card/1",
         "strategy": chosen_name,
+        "members": [m.name for m in members] if chosen.is_ensemble else [],
         "selection": {
             "metric": metric,
             "candidates": [s.name for s in pool],
+            "votes_of_best": vote if strategy == "best" and n_repeats == 1 else 1,
             "cross_validation": board["leaderboard"],
             "statistics": board["statistics"],
             "rows": len(train_idx),
@@ -325,6 +337,56 @@ def fit_best(
         "settings": {**result.settings, "holdout": holdout},
     }
     return FittedModel(final, schema, card["classes"], threshold, threshold_class, card)
+
+
+def _best_vote(
+    result: Any, pool: list[Strategy], chosen: Strategy, metric: str, vote: int
+) -> tuple[Strategy, np.ndarray]:
+    """The best of ``chosen`` and the soft votes of the 2..``vote`` best single strategies,
+    by the mean ``metric`` over the cross-validation's folds, and its out-of-fold
+    probabilities. A vote is scored from its members' out-of-fold probabilities, fold by
+    fold, exactly as the leaderboard scores a strategy (one repeat)."""
+    if not isinstance(vote, int) or isinstance(vote, bool) or vote < 1:
+        raise InvalidParameterError(
+            "`vote` must be an int >= 1 (1: no vote of the best strategies). "
+            f"Received: vote={short_repr(vote)}."
+        )
+    board = result.leaderboard(metric)
+    by_name = {s.name: s for s in pool}
+    singles = [
+        n
+        for n in board.index
+        if n in by_name
+        and not by_name[n].is_ensemble
+        and by_name[n].tune_threshold is None
+    ]
+    counts = result.class_counts
+    flip = len(counts) == 2 and counts[0] < counts[1]
+    threshold = result.settings["threshold"]
+
+    def mean_score(proba: np.ndarray) -> float:
+        scores = [
+            score_fold(result.y_true[test], proba[test], threshold, flip)[metric]
+            for _, test in result.folds
+        ]
+        return float(np.mean(scores))
+
+    best, best_proba = chosen, result.proba[chosen.name]
+    best_score = mean_score(best_proba)
+    for k in range(2, min(vote, len(singles)) + 1):
+        members = tuple(singles[:k])
+        proba = np.mean([result.proba[m] for m in members], axis=0)
+        score = mean_score(proba)
+        if score > best_score + 1e-12:
+            name = "vote(" + "+".join(members) + ")"
+            best = Strategy(
+                name,
+                members=members,
+                combine="soft",
+                description=f"soft vote of the {k} best strategies by {metric}",
+            )
+            best_score, best_proba = score, proba
+    return best, best_proba
 
 
 def _tune_decision(
