@@ -6,7 +6,7 @@ MLP, Adam 1e-3, batch 64, 30 epochs, threshold 0.5) and prints the mean over the
 datasets next to the reference results of today's standard tools on the same protocol.
 
     python benchmarks/quality_dev_suite.py [--epochs 30] [--seed 0] [--json out.json]
-    python benchmarks/quality_dev_suite.py --strategy best [--inner-splits 3]
+    python benchmarks/quality_dev_suite.py --strategy best [--inner-splits 5]
 
 With ``--strategy best`` each outer training fold goes through ``fit_best``: a held-out
 share for the threshold, the strategy chosen by an inner cross-validation on the rest,
@@ -56,7 +56,7 @@ def main() -> None:
         "--json", default=None, help="also write the per-dataset means here"
     )
     parser.add_argument("--strategy", default="default", help="'default' or 'best'")
-    parser.add_argument("--inner-splits", type=int, default=3)
+    parser.add_argument("--inner-splits", type=int, default=5)
     parser.add_argument("--candidates", default="default", help="'default' or 'all'")
     args = parser.parse_args()
 

@@ -83,5 +83,6 @@ def _run_dask(
         ]
         for future in as_completed(futures):
             yield future.result()
+        client.run(clear_fold_cache)  # the workers outlive this run: free their fold
     finally:
         client.close()
