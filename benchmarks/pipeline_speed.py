@@ -14,6 +14,9 @@ Every figure is measured in the same run, against the plain pipeline of that run
   the plain pipeline and to the faster index gather of the same repeat. Fit speeds on a
   pinned core come in modes (x1, x1/2, x1/4) picked per run: compare medians of paired
   repeats, never one pair.
+- the same fit speeds paired epoch by epoch (``paired`` section): the index gather and
+  balanceflow's three pipelines are built once, in one process, and their epochs alternate,
+  so that every ratio compares epochs run back to back under the same mode.
 - peak RSS per case, each in a fresh process: the RSS once TensorFlow is imported and X is
   loaded, and the peak during one epoch of fit (building the pipeline and the model
   included), on the speed workload and on a wide one (``--rss-rows`` x ``--rss-features``).
@@ -314,6 +317,46 @@ def speed_section(args) -> dict:
     return summary
 
 
+PAIRED_CASES = ("index_gather_noauto", "bf_under", "bf_over", "bf_interpolate")
+
+
+def paired_section(args) -> dict:
+    """Fit speed of each pipeline against the index gather, epochs alternated in one process."""
+    X, y = make_data(args.rows, args.features)
+    print(
+        f"\n== Paired epochs: {args.rows:,} x {args.features}, the cases built once and their "
+        f"epochs alternated, {args.paired_rounds} rounds after 1 warm-up epoch each =="
+    )
+    built = {case: build(case, X, y) for case in PAIRED_CASES}
+    models = {case: make_model(X.shape[1]) for case in PAIRED_CASES}
+    for case in PAIRED_CASES:
+        models[case].fit(built[case][0], epochs=1, verbose=0)
+    rates: dict[str, list[float]] = {case: [] for case in PAIRED_CASES}
+    for _ in range(args.paired_rounds):
+        for case in PAIRED_CASES:
+            ds, rows, _ = built[case]
+            start = time.perf_counter()
+            models[case].fit(ds, epochs=1, verbose=0)
+            rates[case].append(rows / (time.perf_counter() - start))
+    base = rates[PAIRED_CASES[0]]
+    summary = {}
+    print(f"  {'case':22s} {'fit median':>11s} {'x gather':>9s}   every round (k/s)")
+    for case in PAIRED_CASES:
+        ratio = statistics.median(r / b for r, b in zip(rates[case], base))
+        summary[case] = {
+            "fit_median": statistics.median(rates[case]),
+            "x_gather": ratio,
+        }
+        print(
+            f"  {case:22s} {summary[case]['fit_median'] / 1e3:10.1f}k {ratio:9.2f}   "
+            + " ".join(f"{r / 1e3:.0f}" for r in rates[case])
+        )
+    print(
+        "  x gather: median over rounds of the ratio to the index gather's epoch of the round"
+    )
+    return summary
+
+
 # -- balance() on a file-backed stream -----------------------------------------------------
 
 
@@ -468,7 +511,7 @@ def rss_section(args, rows: int, features: int, cases) -> dict:
 # -- targets -------------------------------------------------------------------------------
 
 
-def report_targets(speed: dict, wide: dict, stream: dict) -> None:
+def report_targets(speed: dict, wide: dict, stream: dict, paired: dict) -> None:
     print("\n== Targets ==")
 
     def line(text: str, value: float, bound: float, above: bool = True) -> None:
@@ -489,6 +532,12 @@ def report_targets(speed: dict, wide: dict, stream: dict) -> None:
         speed.get("bf_interpolate", {}).get("fit_x_gather", nan),
         0.8,
     )
+    for case, bound in (("bf_over", 0.95), ("bf_under", 0.95), ("bf_interpolate", 0.8)):
+        line(
+            f"{case} fit vs the index gather, paired epochs",
+            paired.get(case, {}).get("x_gather", nan),
+            bound,
+        )
     for case in ("bf_under", "bf_over", "bf_interpolate"):
         line(
             f"{case} wide case: (peak during fit - RSS after load) / X",
@@ -513,6 +562,9 @@ def main() -> None:
         "--epochs", type=int, default=1, help="timed fit epochs per case"
     )
     parser.add_argument("--stream-repeats", type=int, default=2)
+    parser.add_argument(
+        "--paired-rounds", type=int, default=6, help="alternated epochs per paired case"
+    )
     parser.add_argument("--rss-rows", type=int, default=100_000)
     parser.add_argument("--rss-features", type=int, default=3072)
     parser.add_argument("--stream-rows", type=int, default=200_000)
@@ -525,8 +577,8 @@ def main() -> None:
     parser.add_argument(
         "--sections",
         nargs="*",
-        default=["speed", "rss", "wide", "stream"],
-        choices=["speed", "rss", "wide", "stream"],
+        default=["speed", "paired", "rss", "wide", "stream"],
+        choices=["speed", "paired", "rss", "wide", "stream"],
     )
     parser.add_argument("--tmp", default=None, help="folder for the stream's shards")
     parser.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
@@ -542,6 +594,7 @@ def main() -> None:
         f"{os.cpu_count()}, python {sys.version.split()[0]}"
     )
     speed = speed_section(args) if "speed" in args.sections else {}
+    paired = paired_section(args) if "paired" in args.sections else {}
     if "rss" in args.sections:
         rss_section(
             args,
@@ -555,7 +608,7 @@ def main() -> None:
         else {}
     )
     stream = stream_section(args) if "stream" in args.sections else {}
-    report_targets(speed, wide, stream)
+    report_targets(speed, wide, stream, paired)
 
 
 if __name__ == "__main__":
