@@ -165,3 +165,18 @@ def test_best_picks_the_top_mean_among_strategies_and_votes_of_the_best(
     assert scores[fitted.card["strategy"]] == pytest.approx(best, abs=1e-9)
     if fitted.card["strategy"].startswith("vote("):
         assert len(fitted.card["members"]) in (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"vote": 0}, r"`vote` must be an int >= 1.*vote=0"),
+        ({"holdout": 0.9}, r"`holdout` must be None.*holdout=0.9"),
+    ],
+)
+def test_fit_best_rejects_bad_settings_before_training(thyroid, kwargs, message):
+    from balanceflow.exceptions import InvalidParameterError
+
+    X, y = thyroid
+    with pytest.raises(InvalidParameterError, match=message):
+        fit_best(X, y, **FAST, **kwargs)

@@ -199,6 +199,11 @@ def fit_best(
             "`holdout` must be None (tune on out-of-fold predictions) or a float in "
             f"[0.05, 0.5]. Received: holdout={short_repr(holdout)}."
         )
+    if not isinstance(vote, int) or isinstance(vote, bool) or vote < 1:
+        raise InvalidParameterError(
+            "`vote` must be an int >= 1 (1: no vote of the best strategies). "
+            f"Received: vote={short_repr(vote)}."
+        )
     labels = check_targets(y)
     check_consistent_length(X, labels)
     codes, classes = encode_labels(labels)
@@ -239,10 +244,10 @@ def fit_best(
     )
     chosen_name = result.best(metric)
     chosen = next(s for s in pool if s.name == chosen_name)
+    oof = result.proba[chosen_name]  # out-of-fold probabilities (the first repeat)
     if strategy == "best" and n_repeats == 1:
         chosen, oof = _best_vote(result, pool, chosen, metric, vote)
         chosen_name = chosen.name
-        result.proba.setdefault(chosen_name, oof)
     known = {s.name: s for s in pool}
     members = (
         [known.get(m) or resolve_strategies([m])[0] for m in chosen.members]
@@ -291,7 +296,7 @@ def fit_best(
 
     if hold_idx is None:
         # Out-of-fold probabilities: row i comes from the fold model that did not train on it.
-        tune_codes, tune_proba = codes, result.proba[chosen_name]
+        tune_codes, tune_proba = codes, oof
         tuned_on = "out-of-fold predictions of the cross-validation"
     else:
         tune_codes = codes[hold_idx]
@@ -346,11 +351,6 @@ def _best_vote(
     by the mean ``metric`` over the cross-validation's folds, and its out-of-fold
     probabilities. A vote is scored from its members' out-of-fold probabilities, fold by
     fold, exactly as the leaderboard scores a strategy (one repeat)."""
-    if not isinstance(vote, int) or isinstance(vote, bool) or vote < 1:
-        raise InvalidParameterError(
-            "`vote` must be an int >= 1 (1: no vote of the best strategies). "
-            f"Received: vote={short_repr(vote)}."
-        )
     board = result.leaderboard(metric)
     by_name = {s.name: s for s in pool}
     singles = [
