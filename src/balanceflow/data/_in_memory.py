@@ -196,7 +196,15 @@ class _Pipeline:
         return max(row_bytes * rows, 1)
 
     def prefetch_size(self) -> int:
-        return int(max(2, min(8, _PREFETCH_BYTES // self._batch_bytes())))
+        """Batches read ahead: 2 to 8 (about 32 MiB), and at most a quarter of the epoch.
+
+        A pass counts once its generator has made its last batch. Reading ahead a whole
+        short epoch would let an abandoned pass (Keras' look-ahead iterator) finish in the
+        background and use up a draw, so short epochs read ahead less (one batch for an
+        epoch of up to 7 batches).
+        """
+        by_bytes = max(2, min(8, _PREFETCH_BYTES // self._batch_bytes()))
+        return int(max(1, min(by_bytes, self.n_batches // 4)))
 
     def group_size(self) -> int:
         """Batches per generator call: as many as fit in about 4 MiB, 1 to 32.
