@@ -69,8 +69,26 @@ def _class_log_scores(x, n_classes: int, from_logits: bool):
     return ops.log(ops.maximum(x, PROBA_FLOOR))
 
 
+class _ClassOffsets(keras.layers.Layer):
+    """Per-class offsets and the input's kind (probabilities or logits), checked and saved."""
+
+    def __init__(self, offsets: Any, *, from_logits: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.offsets = _check_offsets(offsets)
+        self.from_logits = _check_from_logits(from_logits)
+
+    def build(self, input_shape):
+        _check_columns(input_shape[-1], len(self.offsets), type(self).__name__)
+        super().build(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"offsets": list(self.offsets), "from_logits": self.from_logits})
+        return config
+
+
 @keras.saving.register_keras_serializable(package="balanceflow")
-class LogitShift(keras.layers.Layer):
+class LogitShift(_ClassOffsets):
     """Add fixed per-class offsets to the logits of probabilities; return probabilities.
 
     ``softmax(log p + offsets)`` for K columns, ``sigmoid(logit p + offsets[1] - offsets[0])``
@@ -85,15 +103,6 @@ class LogitShift(keras.layers.Layer):
     from_logits : bool, default=False
         Whether the input holds logits rather than probabilities.
     """
-
-    def __init__(self, offsets: Any, *, from_logits: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.offsets = _check_offsets(offsets)
-        self.from_logits = _check_from_logits(from_logits)
-
-    def build(self, input_shape):
-        _check_columns(input_shape[-1], len(self.offsets), type(self).__name__)
-        super().build(input_shape)
 
     def call(self, inputs):
         x = ops.cast(inputs, "float64")
@@ -111,11 +120,6 @@ class LogitShift(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"offsets": list(self.offsets), "from_logits": self.from_logits})
-        return config
 
 
 @keras.saving.register_keras_serializable(package="balanceflow")
@@ -179,7 +183,7 @@ class ThresholdDecision(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="balanceflow")
-class ArgmaxDecision(keras.layers.Layer):
+class ArgmaxDecision(_ClassOffsets):
     """Labels ``argmax(log p + offsets)`` (class indices, int32; first class on ties).
 
     The decision of :class:`~balanceflow.thresholds.TunedClassOffsets` and
@@ -195,15 +199,6 @@ class ArgmaxDecision(keras.layers.Layer):
         Whether the input holds logits (the offsets are added to them directly).
     """
 
-    def __init__(self, offsets: Any, *, from_logits: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.offsets = _check_offsets(offsets)
-        self.from_logits = _check_from_logits(from_logits)
-
-    def build(self, input_shape):
-        _check_columns(input_shape[-1], len(self.offsets), type(self).__name__)
-        super().build(input_shape)
-
     def call(self, inputs):
         scores = _class_log_scores(inputs, len(self.offsets), self.from_logits)
         offsets = ops.convert_to_tensor(np.asarray(self.offsets), dtype="float64")
@@ -214,8 +209,3 @@ class ArgmaxDecision(keras.layers.Layer):
 
     def compute_output_spec(self, inputs):
         return keras.KerasTensor(tuple(inputs.shape[:-1]), dtype="int32")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"offsets": list(self.offsets), "from_logits": self.from_logits})
-        return config
