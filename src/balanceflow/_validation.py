@@ -15,6 +15,7 @@ from balanceflow.exceptions import DataError, InvalidParameterError
 
 __all__ = [
     "check_consistent_length",
+    "check_int",
     "check_probabilities",
     "check_seed",
     "check_targets",
@@ -165,6 +166,19 @@ def encode_labels(
     arr = check_targets(y, name=name, min_classes=min_classes)
     classes, codes = np.unique(arr, return_inverse=True)
     return codes.astype(np.int64), classes
+
+
+def check_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """``value`` as an int ``>= minimum``, or an InvalidParameterError naming ``name``."""
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or value < minimum
+    ):
+        raise InvalidParameterError(
+            f"`{name}` must be an int >= {minimum}. Received: {name}={short_repr(value)}."
+        )
+    return int(value)
 
 
 def check_seed(seed: Any, *, name: str = "seed") -> np.random.Generator:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,12 +10,14 @@ import numpy as np
 
 from balanceflow._validation import (
     check_consistent_length,
+    check_int,
     check_targets,
     did_you_mean,
     short_repr,
 )
 from balanceflow.exceptions import DataError, InvalidParameterError
 from balanceflow.metrics import METRIC_NAMES, evaluate
+from balanceflow.thresholds._checks import check_unit_interval
 
 __all__ = ["DEFAULT_METRICS", "ImbalancedMetrics"]
 
@@ -105,22 +106,8 @@ class ImbalancedMetrics(keras.callbacks.Callback):
                     f"Unknown metric. Received: metrics={short_repr(metrics)}. Use names from "
                     f"{list(_AVAILABLE)}.{did_you_mean(name, _AVAILABLE)}"
                 )
-        if (
-            not isinstance(threshold, numbers.Real)
-            or isinstance(threshold, bool)
-            or not 0.0 <= float(threshold) <= 1.0
-        ):
-            raise InvalidParameterError(
-                f"`threshold` must be a number in [0, 1]. Received: threshold={short_repr(threshold)}."
-            )
-        if (
-            not isinstance(batch_size, numbers.Integral)
-            or isinstance(batch_size, bool)
-            or batch_size < 1
-        ):
-            raise InvalidParameterError(
-                f"`batch_size` must be an int >= 1. Received: batch_size={short_repr(batch_size)}."
-            )
+        check_unit_interval(threshold, "threshold")
+        check_int(batch_size, "batch_size")
         self.metrics = metrics
         self.threshold = float(threshold)
         self.batch_size = int(batch_size)

@@ -9,14 +9,14 @@ the training graph of every backend.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import keras
 from keras import ops
 
-from balanceflow._validation import short_repr
+from balanceflow._validation import check_int, short_repr
 from balanceflow.exceptions import InvalidParameterError
+from balanceflow.thresholds._checks import check_unit_interval
 
 __all__ = ["BalancedAccuracy", "GMean", "MatthewsCorrelation"]
 
@@ -57,22 +57,8 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
         dtype: Any = None,
     ):
         super().__init__(name=name or self._default_name, dtype=dtype)
-        if (
-            not isinstance(num_classes, numbers.Integral)
-            or isinstance(num_classes, bool)
-            or num_classes < 2
-        ):
-            raise InvalidParameterError(
-                f"`num_classes` must be an int >= 2. Received: num_classes={short_repr(num_classes)}."
-            )
-        if (
-            not isinstance(threshold, numbers.Real)
-            or isinstance(threshold, bool)
-            or not 0.0 <= float(threshold) <= 1.0
-        ):
-            raise InvalidParameterError(
-                f"`threshold` must be a number in [0, 1]. Received: threshold={short_repr(threshold)}."
-            )
+        check_int(num_classes, "num_classes", minimum=2)
+        check_unit_interval(threshold, "threshold")
         if not isinstance(from_logits, bool):
             raise InvalidParameterError(
                 f"`from_logits` must be True or False. Received: from_logits={short_repr(from_logits)}."

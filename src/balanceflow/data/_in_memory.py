@@ -10,6 +10,7 @@ import numpy as np
 
 from balanceflow._validation import (
     check_consistent_length,
+    check_int,
     derive_seed,
     did_you_mean,
     num_rows,
@@ -19,7 +20,6 @@ from balanceflow.data._neighbors import class_neighbors, interpolated_keys
 from balanceflow.data._plan import Draw, DrawPlanner
 from balanceflow.data._targets import (
     Targets,
-    check_int,
     check_pipeline_seed,
     check_sample_weight,
     encode_targets,

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from balanceflow._validation import derive_seed, short_repr
+from balanceflow._validation import check_int, derive_seed, short_repr
 from balanceflow.data._plan import interleave_order
 from balanceflow.data._progress import progress_reporter
-from balanceflow.data._targets import check_int, check_pipeline_seed
+from balanceflow.data._targets import check_pipeline_seed
 from balanceflow.exceptions import DataError, InvalidParameterError
 
 __all__ = ["apportion", "balance"]

@@ -6,19 +6,17 @@ Balancing works on *groups*: the classes of a single-label target, or, for a mul
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from balanceflow._validation import check_targets, encode_labels, short_repr
+from balanceflow._validation import check_int, check_targets, encode_labels, short_repr
 from balanceflow.exceptions import DataError, InvalidParameterError
 
 __all__ = [
     "NO_LABEL",
     "Targets",
-    "check_int",
     "check_pipeline_seed",
     "check_sample_weight",
     "encode_targets",
@@ -27,19 +25,6 @@ __all__ = [
 
 #: Group key of the rows of a multi-label target that have no positive label.
 NO_LABEL = -1
-
-
-def check_int(value: Any, name: str, *, minimum: int = 1) -> int:
-    """``value`` as an int, or an InvalidParameterError naming ``name``."""
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < minimum
-    ):
-        raise InvalidParameterError(
-            f"`{name}` must be an int >= {minimum}. Received: {name}={short_repr(value)}."
-        )
-    return int(value)
 
 
 def check_pipeline_seed(seed: Any) -> int:

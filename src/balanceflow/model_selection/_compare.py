@@ -12,6 +12,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from balanceflow._validation import (
     check_consistent_length,
+    check_int,
     check_targets,
     derive_seed,
     encode_labels,
@@ -42,18 +43,6 @@ class ProgressCallback(Protocol):
 def _plain(value: Any) -> Any:
     """A numpy scalar as the Python value (labels of an object array already are)."""
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < minimum
-    ):
-        raise InvalidParameterError(
-            f"`{name}` must be an int >= {minimum}. Received: {name}={short_repr(value)}."
-        )
-    return int(value)
 
 
 def compare(
@@ -151,8 +140,8 @@ def compare(
     >>> print(result.leaderboard())                                       # doctest: +SKIP
     """
 
-    n_splits = _check_positive_int(n_splits, "n_splits", minimum=2)
-    n_repeats = _check_positive_int(n_repeats, "n_repeats")
+    n_splits = check_int(n_splits, "n_splits", minimum=2)
+    n_repeats = check_int(n_repeats, "n_repeats")
     if (
         not isinstance(n_jobs, numbers.Integral)
         or isinstance(n_jobs, bool)
@@ -162,9 +151,9 @@ def compare(
             "`n_jobs` must be a positive int, or -1 for one worker per core. "
             f"Received: n_jobs={short_repr(n_jobs)}."
         )
-    epochs = _check_positive_int(epochs, "epochs")
-    batch_size = _check_positive_int(batch_size, "batch_size")
-    seed = _check_positive_int(seed, "seed", minimum=0)
+    epochs = check_int(epochs, "epochs")
+    batch_size = check_int(batch_size, "batch_size")
+    seed = check_int(seed, "seed", minimum=0)
     if not isinstance(threshold, numbers.Real) or not 0.0 < float(threshold) < 1.0:
         raise InvalidParameterError(
             f"`threshold` must be a float in (0, 1). Received: threshold={short_repr(threshold)}."
