@@ -6,12 +6,13 @@ MLP, Adam 1e-3, batch 64, 30 epochs, threshold 0.5) and prints the mean over the
 datasets next to the reference results of today's standard tools on the same protocol.
 
     python benchmarks/quality_dev_suite.py [--epochs 30] [--seed 0] [--json out.json]
-    python benchmarks/quality_dev_suite.py --strategy best [--inner-splits 5]
+    python benchmarks/quality_dev_suite.py --strategy best [--inner-splits 5] [--bag 3]
 
-With ``--strategy best`` each outer training fold goes through ``fit_best``: a held-out
-share for the threshold, the strategy chosen by an inner cross-validation on the rest,
-trained there, its threshold tuned for G-mean on the held-out share; the outer test fold
-is scored once. The fixed strategies run on the same outer folds for comparison.
+With ``--strategy best`` each outer training fold goes through ``fit_best`` with its
+defaults: the strategy (or soft vote of the best strategies) chosen by an inner
+cross-validation of the outer training fold, trained as a bag (``--bag``, 0 for one
+model), its threshold tuned for G-mean on out-of-fold predictions; the outer test fold is
+scored once. The fixed strategies run on the same outer folds for comparison.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def main() -> None:
     )
     parser.add_argument("--strategy", default="default", help="'default' or 'best'")
     parser.add_argument("--inner-splits", type=int, default=5)
+    parser.add_argument(
+        "--bag", type=int, default=3, help="fit_best's bag (0: one final model)"
+    )
     parser.add_argument("--candidates", default="default", help="'default' or 'all'")
     args = parser.parse_args()
 
@@ -122,6 +126,7 @@ def _nested_best(X, y, result, args):
             y.iloc[train_idx],
             candidates=args.candidates,
             n_splits=args.inner_splits,
+            bag=args.bag,
             seed=args.seed,
             epochs=args.epochs,
         )

@@ -58,13 +58,25 @@ def test_best_with_a_holdout_never_selects_with_held_out_rows(thyroid, monkeypat
     assert fitted.card["strategy"] in fitted.card["selection"]["candidates"]
 
 
-def test_best_tunes_the_threshold_on_out_of_fold_predictions(thyroid, monkeypatch):
-    """Check that by default nothing is held out, and that the threshold maximises G-mean
-    over the chosen strategy's out-of-fold probabilities (a brute-force numpy search over
-    every distinct score)."""
+def _best_g_mean(scores, truth):
+    """The highest G-mean of ``scores >= cut`` over every distinct score (brute force)."""
+
+    def g_mean(cut):
+        predicted = scores >= cut
+        return np.sqrt(predicted[truth].mean() * (~predicted[~truth]).mean())
+
+    return g_mean, max(g_mean(cut) for cut in np.unique(scores))
+
+
+def test_one_final_model_tunes_the_threshold_on_the_selection_out_of_fold(
+    thyroid, monkeypatch
+):
+    """Check that by default nothing is held out, and that with bag=0 the threshold
+    maximises G-mean over the chosen strategy's out-of-fold probabilities in the
+    selection (a brute-force numpy search over every distinct score)."""
     X, y = thyroid
     seen = _spy(monkeypatch)
-    fitted = fit_best(X, y, **FAST)
+    fitted = fit_best(X, y, bag=0, **FAST)
     assert seen["selection"] == [set(X.index)] and seen["held_out"] == []
     (result,) = seen["result"]
     positive = fitted.threshold_class
@@ -72,15 +84,60 @@ def test_best_tunes_the_threshold_on_out_of_fold_predictions(thyroid, monkeypatc
     scores = result.proba[fitted.card["strategy"]][:, positive]
     truth = result.y_true == positive
     assert not np.isnan(scores).any()  # every row has an out-of-fold score
-
-    def g_mean(cut):
-        predicted = scores >= cut
-        return np.sqrt(predicted[truth].mean() * (~predicted[~truth]).mean())
-
-    best = max(g_mean(cut) for cut in np.unique(scores))
+    g_mean, best = _best_g_mean(scores, truth)
     assert g_mean(fitted.threshold) == pytest.approx(best)
     assert fitted.card["threshold_tuning"]["rows"] == len(X)
     assert fitted.card["threshold_tuning"]["metrics"]["g_mean"] == pytest.approx(best)
+    assert fitted.card["final_model"]["models"] == len(fitted.card["members"] or [1])
+
+
+def test_a_bag_scores_each_row_with_the_models_that_never_trained_on_it(
+    thyroid, monkeypatch
+):
+    """Check the bag against the models it trained (recorded by a spy): bag=2 on 3 folds
+    gives 2 models per training fold and 2 on all the rows; a row's out-of-fold score is
+    the mean of the 2 models of the fold that left it out; the saved model is the mean
+    of all 8; the threshold maximises G-mean over the out-of-fold scores."""
+    import keras
+
+    X, y = thyroid
+    seen = _spy(monkeypatch)
+    trained = []
+    real_train = fit_module.train_strategy
+
+    def spy_train(strategy, state, X_part, y_part, **kwargs):
+        model = real_train(strategy, state, X_part, y_part, **kwargs)
+        trained.append((X_part.copy(), model))
+        return model
+
+    monkeypatch.setattr(fit_module, "train_strategy", spy_train)
+    fitted = fit_best(X, y, strategy="over", bag=2, **FAST)
+    (result,) = seen["result"]
+    features = fitted.schema.transform(X)
+
+    def proba(model, rows):
+        return keras.ops.convert_to_numpy(model(features[rows]))[:, 0]
+
+    everything = np.arange(len(X))
+    assert len(trained) == 8 == fitted.card["final_model"]["models"]
+    oof = np.full(len(X), np.nan)
+    for train_rows, test_rows in [*result.folds, (everything, None)]:
+        models = [
+            m for part, m in trained if np.array_equal(part, features[train_rows])
+        ]
+        assert len(models) == 2
+        if test_rows is not None:
+            oof[test_rows] = np.mean([proba(m, test_rows) for m in models], axis=0)
+    # One output unit: P(class 1); the card's classes are sorted, so column 1.
+    np.testing.assert_allclose(fitted.oof_proba[:, 1], oof, atol=1e-6)
+    every_model = np.mean([proba(m, everything) for _, m in trained], axis=0)
+    np.testing.assert_allclose(fitted.predict_proba(X)[:, 1], every_model, atol=1e-6)
+
+    positive = fitted.threshold_class
+    scores = fitted.oof_proba[:, positive]
+    g_mean, best = _best_g_mean(scores, result.y_true == positive)
+    assert g_mean(fitted.threshold) == pytest.approx(best)
+    assert fitted.card["threshold_tuning"]["on"].startswith("out-of-fold predictions")
 
 
 def test_fit_predict_round_trip_through_the_cli(thyroid, tmp_path):
@@ -94,8 +151,10 @@ def test_fit_predict_round_trip_through_the_cli(thyroid, tmp_path):
     runner = CliRunner()
     model = tmp_path / "m.keras"
     args = ["fit", str(train_csv), "-t", "label", "--out", str(model), "-s", "over"]
-    result = runner.invoke(app, args + ["--epochs", "3", "--n-splits", "3"])
+    args += ["--epochs", "3", "--n-splits", "3", "--bag", "1"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert "the average of 4 models" in result.output
     assert (tmp_path / "m.card.json").exists()
     preds = tmp_path / "p.csv"
     result = runner.invoke(
@@ -172,6 +231,7 @@ def test_best_picks_the_top_mean_among_strategies_and_votes_of_the_best(
     [
         ({"vote": 0}, r"`vote` must be an int >= 1.*vote=0"),
         ({"holdout": 0.9}, r"`holdout` must be None.*holdout=0.9"),
+        ({"bag": -1}, r"`bag` must be an int >= 0.*bag=-1"),
     ],
 )
 def test_fit_best_rejects_bad_settings_before_training(thyroid, kwargs, message):

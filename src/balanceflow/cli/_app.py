@@ -396,6 +396,14 @@ def fit_command(
             "folds, no extra training); 1 turns this off."
         ),
     ] = 3,
+    bag: Annotated[
+        int,
+        typer.Option(
+            help="Train the chosen strategy BAG times (different seeds) on all the rows "
+            "and on each training fold, and average every model; 0: one model on all "
+            "the rows."
+        ),
+    ] = 3,
     n_splits: Annotated[int, typer.Option(help="Folds of the selection.")] = 5,
     repeats: Annotated[int, typer.Option(help="Repeats of the selection's folds.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
@@ -420,6 +428,7 @@ def fit_command(
             objective=objective,
             holdout=holdout,
             vote=vote,
+            bag=bag,
             n_splits=n_splits,
             n_repeats=repeats,
             seed=seed,
@@ -436,6 +445,12 @@ def fit_command(
         f"Strategy: [bold]{card['strategy']}[/] (selected by {metric} on "
         f"{card['selection']['rows']} rows, {n_splits}-fold CV)"
     )
+    final = card["final_model"]
+    if final["models"] > 1:
+        console.print(
+            f"Model: the average of {final['models']} models, trained on "
+            f"{final['trained_on']}"
+        )
     decision, tuning = card["decision"], card["threshold_tuning"]
     if decision["threshold"] is not None:
         positive = card["classes"][decision["threshold_class_index"]]

@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 
 from balanceflow._validation import (
     check_consistent_length,
+    check_int,
     check_targets,
     derive_seed,
     encode_labels,
@@ -57,6 +58,10 @@ class FittedModel:
         Binary only: a row is ``threshold_class`` when its probability is >= threshold.
     card : dict
         The model card (strategy, metrics with intervals, priors, schema, settings).
+    oof_proba : ndarray or None
+        (n, n_classes) out-of-fold probabilities of the training rows, those the threshold
+        was tuned on (row i scored by models that never trained on it); ``None`` with a
+        holdout and after :func:`load_fitted`.
     """
 
     model: Any
@@ -65,6 +70,7 @@ class FittedModel:
     threshold: float | None
     threshold_class: int | None
     card: dict[str, Any] = field(repr=False)
+    oof_proba: np.ndarray | None = field(default=None, repr=False)
 
     def predict_proba(self, X: pd.DataFrame, source: str = "the input") -> np.ndarray:
         from balanceflow._models import predict_proba
@@ -149,6 +155,7 @@ def fit_best(
     objective: str = "g_mean",
     holdout: float | None = None,
     vote: int = 3,
+    bag: int = 3,
     model_fn: Callable[..., Any] | None = None,
     n_splits: int = 5,
     n_repeats: int = 1,
@@ -166,14 +173,23 @@ def fit_best(
        on the same folds from their out-of-fold predictions (no extra training) and win
        when their mean ``metric`` is higher: an ensemble of different remedies often ranks
        rare rows better than any one of them.
-    2. The chosen strategy is trained on all the rows (preprocessing fit there).
+    2. The chosen strategy is trained for the final model (preprocessing fit on all the
+       rows). With ``bag=B`` (default 3) the final model is a bag: the strategy trained B
+       times, from different seeds, on all the rows and on each training fold of the
+       cross-validation, every model's probabilities averaged (B x (n_splits + 1) models
+       per member strategy, saved as one Keras model). Averaging models that start and
+       see the data differently ranks rare rows more steadily than any one of them. The
+       fold models also give every row an out-of-fold prediction *of a bag* (the mean of
+       the B models that did not train on it), so the threshold is tuned on scores shaped
+       like the final model's. ``bag=0``: one model trained on all the rows.
     3. Binary problems: the decision threshold is tuned for ``objective`` on rows the
-       scoring model never trained on. By default (``holdout=None``) these are the
-       cross-validation's out-of-fold predictions of the chosen strategy: every row, each
-       scored by the fold model that did not see it, so a rare class lends all its rows to
-       the threshold and all of them to the final model. With ``holdout=0.2`` a stratified
-       20% is set aside first: selection and training use the rest, the threshold is tuned
-       on the held-out rows, and the card reports metrics on them.
+       scoring models never trained on. By default (``holdout=None``) these are
+       out-of-fold predictions: every row, each scored by models that did not see it (the
+       bag's fold models; with ``bag=0`` the selection's fold model of the chosen
+       strategy), so a rare class lends all its rows to the threshold and all of them to
+       the final model. With ``holdout=0.2`` a stratified 20% is set aside first:
+       selection and training use the rest, the threshold is tuned on the final model's
+       predictions of the held-out rows, and the card reports metrics on them.
 
     Returns a :class:`FittedModel`; ``save(path)`` writes one ``.keras`` file and a JSON model
     card (strategy, cross-validated metrics with intervals, the threshold and the rows it
@@ -204,6 +220,7 @@ def fit_best(
             "`vote` must be an int >= 1 (1: no vote of the best strategies). "
             f"Received: vote={short_repr(vote)}."
         )
+    bag = check_int(bag, "bag", minimum=0)
     labels = check_targets(y)
     check_consistent_length(X, labels)
     codes, classes = encode_labels(labels)
@@ -261,43 +278,65 @@ def fit_best(
     features = schema.transform(X_train, "the training part")
     ytr = codes[train_idx]
     build = model_fn if model_fn is not None else default_model_fn
-    models = []
-    for member in members:
+    n_classes = len(classes)
+
+    def train(member: Strategy, rows: np.ndarray, *tag: Any) -> Any:
         # Trained as in the cross-validation: sampler, weights, loss, pipeline, callbacks.
         state = ModelState(
             call_model_fn(
                 build,
                 features.shape[1:],
-                len(classes),
-                seed=derive_seed(seed, "final-init"),
+                n_classes,
+                seed=derive_seed(seed, "final-init", *tag),
             )
         )
-        model = train_strategy(
+        return train_strategy(
             member,
             state,
-            features,
-            ytr,
-            seed=derive_seed(seed, "final", member.name),
+            features[rows],
+            ytr[rows],
+            seed=derive_seed(seed, "final", member.name, *tag),
             epochs=epochs,
             batch_size=batch_size,
-            n_classes=len(classes),
+            n_classes=n_classes,
         )
-        models.append(model)
-    if chosen.is_ensemble:
+
+    everything = np.arange(len(ytr))
+    if bag == 0:
+        models = [train(member, everything) for member in members]
+        bag_oof = None
+    else:
+        models, bag_oof = _train_bag(
+            train,
+            members,
+            features,
+            n_classes,
+            result.folds,
+            bag,
+            progress,
+        )
+    if len(models) > 1:
         final = combine_models(
             models,
             features.shape[1:],
-            chosen.combine,
+            chosen.combine if chosen.is_ensemble else "soft",
             np.full(len(models), 1 / len(models)),
-            len(classes),
+            n_classes,
         )
     else:
         final = models[0]
 
     if hold_idx is None:
-        # Out-of-fold probabilities: row i comes from the fold model that did not train on it.
-        tune_codes, tune_proba = codes, oof
-        tuned_on = "out-of-fold predictions of the cross-validation"
+        # Out-of-fold probabilities: row i comes from fold models that did not train on it.
+        if bag_oof is None:
+            tune_codes, tune_proba = codes, oof
+            tuned_on = "out-of-fold predictions of the cross-validation"
+        else:
+            tune_codes, tune_proba = codes, bag_oof
+            tuned_on = (
+                "out-of-fold predictions of the bag "
+                f"({bag * len(members)} models per row)"
+            )
     else:
         tune_codes = codes[hold_idx]
         tune_proba = predict_proba(
@@ -331,6 +370,12 @@ def fit_best(
             # the label metrics are optimistic; PR-AUC and ROC-AUC are not affected.
             "metrics": tune_report.to_dict(),
         },
+        "final_model": {
+            "bag": bag,
+            "models": len(models),
+            "trained_on": "all the rows"
+            + (f" and each of the {n_splits} training folds" if bag else ""),
+        },
         "classes": [c.item() if isinstance(c, np.generic) else c for c in classes],
         "class_priors": (counts / counts.sum()).tolist(),
         "decision": {
@@ -341,7 +386,52 @@ def fit_best(
         "schema": schema.to_dict(),
         "settings": {**result.settings, "holdout": holdout},
     }
-    return FittedModel(final, schema, card["classes"], threshold, threshold_class, card)
+    return FittedModel(
+        final,
+        schema,
+        card["classes"],
+        threshold,
+        threshold_class,
+        card,
+        oof_proba=tune_proba if hold_idx is None else None,
+    )
+
+
+def _train_bag(
+    train: Callable[..., Any],
+    members: list[Strategy],
+    features: np.ndarray,
+    n_classes: int,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    bag: int,
+    progress: Any,
+) -> tuple[list[Any], np.ndarray]:
+    """Train each member ``bag`` times on every training fold and on all the rows.
+
+    Returns the models and the out-of-fold probabilities of the bag: row i gets the mean
+    over the ``bag`` x members models of the fold that did not train on it.
+    """
+    from balanceflow._models import predict_proba
+
+    total = bag * (len(folds) + 1) * len(members)
+    models: list[Any] = []
+    oof = np.zeros((len(features), n_classes))
+    sets = [
+        (k, train_rows, test_rows) for k, (train_rows, test_rows) in enumerate(folds)
+    ]
+    sets.append(("all", np.arange(len(features)), None))
+    for draw in range(bag):
+        for k, train_rows, test_rows in sets:
+            for member in members:
+                model = train(member, train_rows, draw, k)
+                models.append(model)
+                if progress is not None:
+                    progress(len(models), total, f"final bag · {member.name}")
+                if test_rows is None:
+                    continue
+                proba = predict_proba(model, features[test_rows], n_classes)
+                oof[test_rows] += proba / (bag * len(members))
+    return models, oof
 
 
 def _best_vote(
