@@ -240,3 +240,36 @@ def test_fit_best_rejects_bad_settings_before_training(thyroid, kwargs, message)
     X, y = thyroid
     with pytest.raises(InvalidParameterError, match=message):
         fit_best(X, y, **FAST, **kwargs)
+
+
+def test_a_multi_class_bag_decides_by_argmax_of_the_averaged_probabilities():
+    """Check a 3-class table (long-tailed, one text column): no threshold, labels are the
+    argmax of the bag's averaged probabilities, and the out-of-fold predictions separate
+    three well-separated blobs (centres 8 standard deviations apart)."""
+    rng = np.random.default_rng(0)
+    sizes = {"common": 120, "rare": 30, "very rare": 12}
+    centres = {"common": (0, 0), "rare": (8, 0), "very rare": (0, 8)}
+    frames = [
+        pd.DataFrame(
+            {
+                "a": rng.normal(centres[name][0], 1, size),
+                "b": rng.normal(centres[name][1], 1, size),
+                "shop": rng.choice(["x", "y"], size),
+                "label": name,
+            }
+        )
+        for name, size in sizes.items()
+    ]
+    table = pd.concat(frames, ignore_index=True)
+    X, y = table.drop(columns="label"), table["label"]
+    fitted = fit_best(X, y, strategy="class_weight", bag=1, epochs=40, n_splits=3)
+    assert fitted.threshold is None
+    assert fitted.card["decision"]["rule"] == "argmax"
+    assert fitted.card["final_model"]["models"] == 4
+    proba = fitted.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    expected = np.asarray(fitted.classes, dtype=object)[proba.argmax(axis=1)]
+    assert fitted.predict(X).tolist() == expected.tolist()
+    oof_labels = np.asarray(fitted.classes)[fitted.oof_proba.argmax(axis=1)]
+    recall = {c: np.mean(oof_labels[y == c] == c) for c in sizes}
+    assert min(recall.values()) > 0.9, recall
