@@ -273,3 +273,17 @@ def test_a_multi_class_bag_decides_by_argmax_of_the_averaged_probabilities():
     oof_labels = np.asarray(fitted.classes)[fitted.oof_proba.argmax(axis=1)]
     recall = {c: np.mean(oof_labels[y == c] == c) for c in sizes}
     assert min(recall.values()) > 0.9, recall
+
+
+def test_a_bag_trained_in_two_workers_equals_the_serial_one(thyroid):
+    """Check that the bag's models, trained in worker processes and rebuilt here from
+    their weights, predict what the serial bag predicts, and tune the same threshold."""
+    X, y = thyroid
+    serial = fit_best(X, y, strategy="over", bag=1, **FAST)
+    workers = fit_best(X, y, strategy="over", bag=1, n_jobs=2, **FAST)
+    assert workers.card["final_model"]["models"] == 4
+    np.testing.assert_allclose(workers.oof_proba, serial.oof_proba, atol=1e-6)
+    np.testing.assert_allclose(
+        workers.predict_proba(X), serial.predict_proba(X), atol=1e-6
+    )
+    assert workers.threshold == pytest.approx(serial.threshold)

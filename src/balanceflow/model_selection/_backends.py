@@ -16,7 +16,7 @@ from balanceflow.model_selection._trials import (
     run_fold,
 )
 
-__all__ = ["run_tasks"]
+__all__ = ["map_in_workers", "run_tasks"]
 
 
 def _threads_per_worker(n_workers: int) -> int:
@@ -50,12 +50,31 @@ def _one_trial_each(tasks: list[FoldTask]) -> list[FoldTask]:
 
 
 def _run_joblib(plan: Plan, tasks: list[FoldTask], n_jobs: int) -> Iterator[list[dict]]:
+    yield from map_in_workers(
+        run_fold, [(plan, task) for task in tasks], n_jobs, ordered=False
+    )
+
+
+def map_in_workers(
+    function: Any, arguments: list[tuple], n_jobs: int, *, ordered: bool = True
+) -> Iterator[Any]:
+    """``function(*args, threads)`` for each ``args`` in joblib worker processes.
+
+    ``threads`` is each worker's share of the cores, for ``function`` to cap TensorFlow's
+    thread pools with (:func:`limit_threads`). Results come in the order of ``arguments``,
+    or as they finish with ``ordered=False``. joblib keeps its workers for the next call,
+    so a second map in the same run finds TensorFlow already started.
+    """
     from joblib import Parallel, delayed
 
-    workers = min(n_jobs, len(tasks)) if n_jobs > 0 else (os.cpu_count() or 1)
+    workers = min(n_jobs, len(arguments)) if n_jobs > 0 else (os.cpu_count() or 1)
     threads = _threads_per_worker(workers)
-    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
-    yield from parallel(delayed(run_fold)(plan, task, threads) for task in tasks)
+    parallel = Parallel(
+        n_jobs=workers,
+        backend="loky",
+        return_as="generator" if ordered else "generator_unordered",
+    )
+    yield from parallel(delayed(function)(*args, threads) for args in arguments)
 
 
 def _run_dask(

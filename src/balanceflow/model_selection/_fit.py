@@ -181,7 +181,9 @@ def fit_best(
        see the data differently ranks rare rows more steadily than any one of them. The
        fold models also give every row an out-of-fold prediction *of a bag* (the mean of
        the B models that did not train on it), so the threshold is tuned on scores shaped
-       like the final model's. ``bag=0``: one model trained on all the rows.
+       like the final model's. The bag trains in this process (also with ``n_jobs``
+       > 1) and costs B x (n_splits + 1) trainings per member; ``bag=0``: one model
+       trained on all the rows.
     3. Binary problems: the decision threshold is tuned for ``objective`` on rows the
        scoring models never trained on. By default (``holdout=None``) these are
        out-of-fold predictions: every row, each scored by models that did not see it (the
@@ -196,12 +198,7 @@ def fit_best(
     was tuned on, class priors, data schema).
     """
 
-    from balanceflow._models import (
-        ModelState,
-        call_model_fn,
-        default_model_fn,
-        predict_proba,
-    )
+    from balanceflow._models import default_model_fn, predict_proba
     from balanceflow.ensemble import combine_models
 
     if not isinstance(X, pd.DataFrame):
@@ -279,42 +276,12 @@ def fit_best(
     ytr = codes[train_idx]
     build = model_fn if model_fn is not None else default_model_fn
     n_classes = len(classes)
-
-    def train(member: Strategy, rows: np.ndarray, *tag: Any) -> Any:
-        # Trained as in the cross-validation: sampler, weights, loss, pipeline, callbacks.
-        state = ModelState(
-            call_model_fn(
-                build,
-                features.shape[1:],
-                n_classes,
-                seed=derive_seed(seed, "final-init", *tag),
-            )
-        )
-        return train_strategy(
-            member,
-            state,
-            features[rows],
-            ytr[rows],
-            seed=derive_seed(seed, "final", member.name, *tag),
-            epochs=epochs,
-            batch_size=batch_size,
-            n_classes=n_classes,
-        )
-
-    everything = np.arange(len(ytr))
+    data = _BagData(features, ytr, build, n_classes, epochs, batch_size, seed)
     if bag == 0:
-        models = [train(member, everything) for member in members]
+        models = [_train_one(data, member, None, None)[0] for member in members]
         bag_oof = None
     else:
-        models, bag_oof = _train_bag(
-            train,
-            members,
-            features,
-            n_classes,
-            result.folds,
-            bag,
-            progress,
-        )
+        models, bag_oof = _train_bag(data, members, result.folds, bag, n_jobs, progress)
     if len(models) > 1:
         final = combine_models(
             models,
@@ -397,40 +364,114 @@ def fit_best(
     )
 
 
+@dataclass
+class _BagData:
+    """What every model of the final bag trains on (shipped once per worker call)."""
+
+    features: np.ndarray
+    codes: np.ndarray
+    model_fn: Any
+    n_classes: int
+    epochs: int
+    batch_size: int
+    seed: int
+
+
+def _train_one(
+    data: _BagData,
+    member: Strategy,
+    rows: np.ndarray | None,
+    test_rows: np.ndarray | None,
+    *tag: Any,
+    threads: int | None = None,
+) -> tuple[Any, np.ndarray | None]:
+    """Train ``member`` on ``rows`` (None: all) from the initial weights of ``tag``, as in
+    the cross-validation (sampler, weights, loss, pipeline, callbacks); return the model
+    and its probabilities of ``test_rows``. In a worker (``threads`` set) the model comes
+    back as its weights."""
+    from balanceflow._models import ModelState, call_model_fn, predict_proba
+    from balanceflow.model_selection._trials import limit_threads
+
+    limit_threads(threads)
+    features = data.features if rows is None else data.features[rows]
+    codes = data.codes if rows is None else data.codes[rows]
+    state = ModelState(
+        call_model_fn(
+            data.model_fn,
+            features.shape[1:],
+            data.n_classes,
+            seed=derive_seed(data.seed, "final-init", *tag),
+        )
+    )
+    model = train_strategy(
+        member,
+        state,
+        features,
+        codes,
+        seed=derive_seed(data.seed, "final", member.name, *tag),
+        epochs=data.epochs,
+        batch_size=data.batch_size,
+        n_classes=data.n_classes,
+    )
+    proba = None
+    if test_rows is not None:
+        proba = predict_proba(model, data.features[test_rows], data.n_classes)
+    return (model if threads is None else model.get_weights()), proba
+
+
+def _in_worker(data, member, rows, test_rows, tag, threads):
+    return _train_one(data, member, rows, test_rows, *tag, threads=threads)
+
+
 def _train_bag(
-    train: Callable[..., Any],
+    data: _BagData,
     members: list[Strategy],
-    features: np.ndarray,
-    n_classes: int,
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     bag: int,
+    n_jobs: int,
     progress: Any,
 ) -> tuple[list[Any], np.ndarray]:
     """Train each member ``bag`` times on every training fold and on all the rows.
 
     Returns the models and the out-of-fold probabilities of the bag: row i gets the mean
-    over the ``bag`` x members models of the fold that did not train on it.
+    over the ``bag`` x members models of the fold that did not train on it. With
+    ``n_jobs`` > 1 the models train in worker processes and are rebuilt here from their
+    weights (the same initial-weights seed gives the same architecture).
     """
-    from balanceflow._models import predict_proba
+    from balanceflow._models import call_model_fn
+    from balanceflow.model_selection._backends import map_in_workers
 
-    total = bag * (len(folds) + 1) * len(members)
-    models: list[Any] = []
-    oof = np.zeros((len(features), n_classes))
-    sets = [
-        (k, train_rows, test_rows) for k, (train_rows, test_rows) in enumerate(folds)
+    sets = [(train, test, k) for k, (train, test) in enumerate(folds)]
+    sets.append((None, None, "all"))
+    jobs = [
+        (member, train, test, (draw, k))
+        for draw in range(bag)
+        for train, test, k in sets
+        for member in members
     ]
-    sets.append(("all", np.arange(len(features)), None))
-    for draw in range(bag):
-        for k, train_rows, test_rows in sets:
-            for member in members:
-                model = train(member, train_rows, draw, k)
-                models.append(model)
-                if progress is not None:
-                    progress(len(models), total, f"final bag · {member.name}")
-                if test_rows is None:
-                    continue
-                proba = predict_proba(model, features[test_rows], n_classes)
-                oof[test_rows] += proba / (bag * len(members))
+    if n_jobs == 1:
+        outputs: Any = (_train_one(data, *job[:3], *job[3]) for job in jobs)
+    else:
+        outputs = map_in_workers(_in_worker, [(data, *job) for job in jobs], n_jobs)
+    models: list[Any] = []
+    oof = np.zeros((len(data.codes), data.n_classes))
+    for (member, _, test_rows, tag), (model, proba) in zip(jobs, outputs):
+        if n_jobs != 1:  # weights from a worker
+            weights, model = (
+                model,
+                call_model_fn(
+                    data.model_fn,
+                    data.features.shape[1:],
+                    data.n_classes,
+                    seed=derive_seed(data.seed, "final-init", *tag),
+                ),
+            )
+            model.set_weights(weights)
+        models.append(model)
+        if progress is not None:
+            progress(len(models), len(jobs), f"final bag · {member.name}")
+        if test_rows is not None:
+            oof[test_rows] += proba / (bag * len(members))
     return models, oof
 
 
