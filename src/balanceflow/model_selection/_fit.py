@@ -181,9 +181,9 @@ def fit_best(
        see the data differently ranks rare rows more steadily than any one of them. The
        fold models also give every row an out-of-fold prediction *of a bag* (the mean of
        the B models that did not train on it), so the threshold is tuned on scores shaped
-       like the final model's. The bag trains in this process (also with ``n_jobs``
-       > 1) and costs B x (n_splits + 1) trainings per member; ``bag=0``: one model
-       trained on all the rows.
+       like the final model's. The bag costs B x (n_splits + 1) trainings per member
+       (in ``n_jobs`` worker processes when > 1); ``bag=0``: one model trained on all
+       the rows.
     3. Binary problems: the decision threshold is tuned for ``objective`` on rows the
        scoring models never trained on. By default (``holdout=None``) these are
        out-of-fold predictions: every row, each scored by models that did not see it (the
