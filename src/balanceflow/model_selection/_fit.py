@@ -366,7 +366,7 @@ def fit_best(
 
 @dataclass
 class _BagData:
-    """What every model of the final bag trains on (shipped once per worker call)."""
+    """What every model of the final bag trains on (sent to a worker with each job)."""
 
     features: np.ndarray
     codes: np.ndarray
