@@ -382,7 +382,7 @@ def _train_one(
     member: Strategy,
     rows: np.ndarray | None,
     test_rows: np.ndarray | None,
-    *tag: Any,
+    tag: tuple = (),
     threads: int | None = None,
 ) -> tuple[Any, np.ndarray | None]:
     """Train ``member`` on ``rows`` (None: all) from the initial weights of ``tag``, as in
@@ -419,10 +419,6 @@ def _train_one(
     return (model if threads is None else model.get_weights()), proba
 
 
-def _in_worker(data, member, rows, test_rows, tag, threads):
-    return _train_one(data, member, rows, test_rows, *tag, threads=threads)
-
-
 def _train_bag(
     data: _BagData,
     members: list[Strategy],
@@ -450,21 +446,19 @@ def _train_bag(
         for member in members
     ]
     if n_jobs == 1:
-        outputs: Any = (_train_one(data, *job[:3], *job[3]) for job in jobs)
+        outputs: Any = (_train_one(data, *job) for job in jobs)
     else:
-        outputs = map_in_workers(_in_worker, [(data, *job) for job in jobs], n_jobs)
+        outputs = map_in_workers(_train_one, [(data, *job) for job in jobs], n_jobs)
     models: list[Any] = []
     oof = np.zeros((len(data.codes), data.n_classes))
     for (member, _, test_rows, tag), (model, proba) in zip(jobs, outputs):
-        if n_jobs != 1:  # weights from a worker
-            weights, model = (
-                model,
-                call_model_fn(
-                    data.model_fn,
-                    data.features.shape[1:],
-                    data.n_classes,
-                    seed=derive_seed(data.seed, "final-init", *tag),
-                ),
+        if n_jobs != 1:  # a worker sent the weights: rebuild the model around them
+            weights = model
+            model = call_model_fn(
+                data.model_fn,
+                data.features.shape[1:],
+                data.n_classes,
+                seed=derive_seed(data.seed, "final-init", *tag),
             )
             model.set_weights(weights)
         models.append(model)
