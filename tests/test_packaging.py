@@ -68,9 +68,10 @@ LAYERS = {
     "callbacks": 1,
     "ensemble": 2,
     "strategies": 3,
-    "model_selection": 4,
-    "report": 5,
-    "cli": 6,
+    "training": 4,
+    "model_selection": 5,
+    "report": 6,
+    "cli": 7,
 }
 CORE_LAYER = 0
 

@@ -26,7 +26,7 @@ _LAZY = {
     "evaluate": "balanceflow.metrics",
     "compare": "balanceflow.model_selection",
     "CompareResult": "balanceflow.model_selection",
-    "StrategyEnsemble": "balanceflow.ensemble",
+    "StrategyEnsemble": "balanceflow.training",
 }
 _SUBMODULES = {
     "callbacks",
@@ -42,6 +42,7 @@ _SUBMODULES = {
     "sampling",
     "strategies",
     "thresholds",
+    "training",
     "weights",
 }
 
@@ -70,6 +71,7 @@ __all__ = [
     "sampling",
     "strategies",
     "thresholds",
+    "training",
     "weights",
 ]
 

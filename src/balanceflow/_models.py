@@ -103,18 +103,21 @@ def call_model_fn(
     n_classes: int,
     *,
     seed: int | None = None,
+    learning_rate: float = 1e-3,
 ) -> keras.Model:
     """Build a model with ``model_fn`` and make sure it is a compiled Keras model.
 
     ``model_fn`` is called as ``model_fn(input_shape, n_classes)``, or with no argument when
-    it takes none. A model returned uncompiled is compiled with Adam(1e-3) and the
+    it takes none. A model returned uncompiled is compiled with Adam(``learning_rate``) and the
     cross-entropy that matches its output (one sigmoid unit: binary; K units: sparse
     categorical). With ``seed``, the build is seeded (see :func:`seeded_build`): the same
     seed gives the same initial weights whatever other threads do.
     """
     if seed is not None:
         with seeded_build(seed):
-            return call_model_fn(model_fn, input_shape, n_classes)
+            return call_model_fn(
+                model_fn, input_shape, n_classes, learning_rate=learning_rate
+            )
     if not callable(model_fn):
         raise InvalidParameterError(
             "`model_fn` must be a function that returns a Keras model. "
@@ -146,7 +149,7 @@ def call_model_fn(
         loss = (
             "binary_crossentropy" if units == 1 else "sparse_categorical_crossentropy"
         )
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     return model
 
 

@@ -238,3 +238,47 @@ def derive_seed(seed: int, *keys: Any) -> int:
 
     text = "|".join([str(int(seed))] + [str(key) for key in keys])
     return zlib.crc32(text.encode("utf-8")) & 0x7FFFFFFF
+
+
+def minority_index(counts: Any) -> int:
+    """Index of the least frequent class among those present (``counts > 0``).
+
+    The one tie rule of balanceflow: among equally rare classes, the one with the highest
+    index (for sorted labels, the one sorted last: ``1`` of ``{0, 1}``, as scikit-learn's
+    default ``pos_label=1``).
+    """
+    counts = np.asarray(counts)
+    present = np.flatnonzero(counts > 0)
+    smallest = counts[present].min()
+    return int(present[counts[present] == smallest][-1])
+
+
+def resolve_pos_label(
+    classes: Any, counts: Any, pos_label: Any = None, *, name: str = "pos_label"
+) -> int | None:
+    """Index of the positive class of a binary target, decided once for a whole run.
+
+    ``pos_label`` is a label of ``classes``; ``None`` picks the minority class
+    (:func:`minority_index`). Multi-class targets have no positive class: ``None`` is
+    returned, and a ``pos_label`` is an error.
+    """
+    labels = list(np.asarray(classes, dtype=object))
+    if len(labels) != 2:
+        if pos_label is not None:
+            raise InvalidParameterError(
+                f"`{name}` applies to binary targets only; y has {len(labels)} classes. "
+                f"Received: {name}={short_repr(pos_label)}."
+            )
+        return None
+    if pos_label is None:
+        return minority_index(counts)
+    for index, label in enumerate(labels):
+        comparable = type(label) is type(pos_label) or (
+            isinstance(label, numbers.Number) and isinstance(pos_label, numbers.Number)
+        )
+        if comparable and label == pos_label:  # "1" is not the label 1
+            return index
+    raise InvalidParameterError(
+        f"`{name}` must be one of the classes {short_repr(labels)}. Received: "
+        f"{name}={short_repr(pos_label)}."
+    )

@@ -91,9 +91,10 @@ def multiclass_scores(draw):
 
 
 def _minority(y) -> object:
-    """Least frequent class of y; ties -> the lowest label (computed without numpy)."""
+    """Least frequent class of y; ties -> the highest label (computed without numpy)."""
     counts = Counter(np.asarray(y).tolist())
-    return min(counts, key=lambda label: (counts[label], label))
+    smallest = min(counts.values())
+    return max(label for label in counts if counts[label] == smallest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,7 +207,8 @@ def test_geometric_mean_matches_imblearn_default(pair, data):
 @FAST
 @given(label_pairs())
 def test_minority_f1_matches_sklearn_f1_of_least_frequent_class(pair):
-    """Check minority F1 is scikit-learn's F1 of the least frequent class (ties: lowest)."""
+    """Check minority F1 is scikit-learn's F1 of the least frequent class (ties: the
+    label sorted last, balanceflow's one tie rule)."""
     y_true, y_pred = pair
     minority = _minority(y_true)
     expected = skm.f1_score(
@@ -331,11 +333,13 @@ def test_hand_worked_extremes():
     assert geometric_mean([0, 0, 0, 1], [0, 0, 0, 0]) == 0.0
 
 
-def test_minority_tie_goes_to_lowest_sorted_label():
-    """Check that with two equally rare classes, the lowest sorted label is the minority."""
+def test_minority_tie_goes_to_the_label_sorted_last():
+    """Check that with two equally rare classes, the label sorted last is the minority
+    (as scikit-learn's default pos_label=1 of {0, 1})."""
     y_true = ["c", "c", "c", "b", "b", "a", "a"]
-    y_pred = ["c", "c", "c", "b", "b", "a", "c"]  # F1(a) = 2/3, F1(b) = 1
+    y_pred = ["c", "c", "c", "b", "c", "a", "a"]  # F1(a) = 1, F1(b) = 2/3
     assert minority_f1(y_true, y_pred) == pytest.approx(2 / 3)
+    assert minority_f1([0, 0, 1, 1], [0, 1, 1, 1]) == pytest.approx(0.8)  # F1 of 1
 
 
 def test_hand_worked_average_precision():

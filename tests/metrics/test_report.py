@@ -26,8 +26,10 @@ P_ONE = np.array([0.1, 0.2, 0.1, 0.3, 0.8, 0.2, 0.9, 0.4])
 
 
 def _minority(y) -> object:
+    """Least frequent label; ties -> the label sorted last (balanceflow's one tie rule)."""
     counts = Counter(np.asarray(y).tolist())
-    return min(counts, key=lambda label: (counts[label], label))
+    smallest = min(counts.values())
+    return max(label for label in counts if counts[label] == smallest)
 
 
 @st.composite

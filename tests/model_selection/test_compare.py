@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.metrics import average_precision_score, balanced_accuracy_score
 
 import balanceflow as bf
-import balanceflow.strategies._strategy as strategy_module
+import balanceflow.strategies._parts as parts_module
 from balanceflow.exceptions import DataError, InvalidParameterError
 from balanceflow.sampling import RandomOverSampler
 from balanceflow.strategies import Strategy
@@ -48,13 +48,13 @@ def test_no_leakage_into_preprocessing_sampling_or_weights(tiny, monkeypatch):
     class weights: each sees exactly the training rows of its fold."""
     for seen in SEEN.values():
         seen.clear()
-    real_class_weight = strategy_module.class_weight
+    real_class_weight = parts_module.class_weight
 
     def spy_class_weight(y, **kwargs):
         SEEN["class_weight"].append(np.bincount(y))
         return real_class_weight(y, **kwargs)
 
-    monkeypatch.setattr(strategy_module, "class_weight", spy_class_weight)
+    monkeypatch.setattr(parts_module, "class_weight", spy_class_weight)
     X, y = tiny
     strategies = [Strategy("spy_over", sampler=SpySampler()), "class_weight"]
     result = bf.compare(

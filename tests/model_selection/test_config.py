@@ -7,7 +7,16 @@ from typer.testing import CliRunner
 
 from balanceflow.cli import app
 from balanceflow.exceptions import InvalidParameterError
-from balanceflow.strategies import PRESETS, Strategy, load_config
+from balanceflow.strategies import (
+    PRESETS,
+    ClassWeights,
+    CountsLoss,
+    Ensemble,
+    Resample,
+    Strategy,
+    Tuned,
+    load_config,
+)
 
 
 def write(tmp_path, text):
@@ -27,22 +36,35 @@ def test_config_strategies_equal_their_hand_written_composition(tmp_path):
         [strategies.vote]
         members = ["class_weight", "under_half"]
         combine = "hard"
+
+        [strategies.focal_mild]
+        loss = "focal"
+        loss_options = { gamma = 1.0 }
+        tune_threshold = "f1"
+
+        [strategies.by_count]
+        sampler = "under"
+        sampling_strategy = { 0 = 30, 1 = 10 }
         """,
     )
-    under_half, vote = load_config(path)
-    assert under_half == Strategy("under_half", sampler="under", sampling_strategy=0.5)
-    assert vote == Strategy(
-        "vote", members=("class_weight", "under_half"), combine="hard"
+    under_half, vote, focal_mild, by_count = load_config(path)
+    assert under_half == Strategy("under_half", [Resample("under", 0.5)])
+    assert vote == Ensemble("vote", ["class_weight", "under_half"], "hard")
+    assert focal_mild == Tuned(
+        Strategy("focal_mild", [CountsLoss("focal", {"gamma": 1.0})]), "f1"
     )
+    assert focal_mild.name == "focal_mild+tuned"
+    # TOML keys are text: a key that reads as an integer is that integer label.
+    assert by_count.parts == (Resample("under", {0: 30, 1: 10}),)
 
 
 def test_presets_are_compositions_of_the_same_parts():
     """Check that each preset equals the Strategy written by hand from its parts."""
-    assert PRESETS["over"] == Strategy("over", sampler="over")
+    assert PRESETS["over"] == Strategy("over", [Resample("over")])
     assert PRESETS["under"] == Strategy("under", sampler="under")
-    assert PRESETS["class_weight"] == Strategy("class_weight", class_weight="balanced")
-    assert PRESETS["seed_ensemble"] == Strategy(
-        "seed_ensemble", members=("none", "over", "under"), combine="soft"
+    assert PRESETS["class_weight"] == Strategy("class_weight", [ClassWeights()])
+    assert PRESETS["seed_ensemble"] == Ensemble(
+        "seed_ensemble", ["none", "over", "under"], "soft"
     )
 
 
@@ -57,7 +79,16 @@ def test_presets_are_compositions_of_the_same_parts():
             "[strategies.a]\n\nsampler = 3\n",
             r"strategies.toml:3: `sampler` in \[strategies.a\] must be a sampler name.*sampler=3",
         ),
-        ('[strategies.a]\ncombine = "vote"\n', r"unknown `combine` method"),
+        ('[strategies.a]\ncombine = "hard"\n', r"`combine` applies to ensembles only"),
+        (
+            '[strategies.a]\nmembers = ["none"]\ncombine = "vote"\n',
+            r"unknown `combine` method",
+        ),
+        (
+            '[strategies.a]\nmembers = ["none"]\nsampler = "under"\n',
+            r"is an ensemble \(members\) and also sets \['sampler'\]",
+        ),
+        ('[strategies.a]\nloss = "focal"\ntune_threshold = "banana"\n', r"objective"),
         (
             '[strategy.a]\nsampler = "under"\n',
             r"unknown top-level key 'strategy'.*Did you mean 'strategies'",

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 import balanceflow as bf
 import balanceflow.model_selection._fit as fit_module
+import balanceflow.training._trial as trial_module
 from balanceflow.cli import app
 from balanceflow.model_selection import fit_best, load_fitted
 from balanceflow.model_selection._schema import TabularSchema
@@ -103,14 +104,17 @@ def test_a_bag_scores_each_row_with_the_models_that_never_trained_on_it(
     X, y = thyroid
     seen = _spy(monkeypatch)
     trained = []
-    real_train = fit_module.train_strategy
+    real_train = trial_module.train_model
 
     def spy_train(strategy, state, X_part, y_part, **kwargs):
         model = real_train(strategy, state, X_part, y_part, **kwargs)
-        trained.append((X_part.copy(), model))
+        # The runner trains the next trial from the same snapshot model: keep a copy.
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+        trained.append((X_part.copy(), copy))
         return model
 
-    monkeypatch.setattr(fit_module, "train_strategy", spy_train)
+    monkeypatch.setattr(trial_module, "train_model", spy_train)
     fitted = fit_best(X, y, strategy="over", bag=2, **FAST)
     (result,) = seen["result"]
     features = fitted.schema.transform(X)
@@ -119,6 +123,14 @@ def test_a_bag_scores_each_row_with_the_models_that_never_trained_on_it(
         return keras.ops.convert_to_numpy(model(features[rows]))[:, 0]
 
     everything = np.arange(len(X))
+    # The selection's trials train through the same function, on fold-wise
+    # preprocessing; the bag's models are those trained on the final features.
+    sets = [train for train, _ in result.folds] + [everything]
+    trained = [
+        (part, m)
+        for part, m in trained
+        if any(np.array_equal(part, features[rows]) for rows in sets)
+    ]
     assert len(trained) == 8 == fitted.card["final_model"]["models"]
     oof = np.full(len(X), np.nan)
     for train_rows, test_rows in [*result.folds, (everything, None)]:

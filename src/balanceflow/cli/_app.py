@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -90,6 +91,49 @@ def _load_model_fn(spec: str):
     return function
 
 
+def _recipe(model: str | None, epochs: int, batch_size: int, seed: int):
+    from balanceflow.training import Recipe
+
+    return Recipe(
+        model_fn=_load_model_fn(model) if model else None,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+    )
+
+
+def _strategies(names: list[str] | None, config: Path | None) -> list:
+    """The --strategy names (default: 'default') and the strategies of --config."""
+    chosen: list = list(names or ["default"])
+    if config is not None:
+        from balanceflow.strategies import load_config
+
+        chosen += load_config(config)
+    return chosen
+
+
+def _pos_label(value: str | None, y) -> object:
+    """The label that --pos-label names (the command line gives text; labels may be
+    numbers)."""
+    if value is None:
+        return None
+    labels = pd.unique(np.asarray(y, dtype=object))
+    for label in labels:
+        if str(label) == value:
+            return label.item() if isinstance(label, np.generic) else label
+    raise bf.exceptions.InvalidParameterError(
+        f"--pos-label {value!r} is not a class of the target. Use one of "
+        f"{sorted(str(v) for v in labels)[:10]}."
+    )
+
+
+def _progress_callback(bar: Progress, task) -> object:
+    def on_progress(done: int, total: int, description: str) -> None:
+        bar.update(task, completed=done, total=total, description=description)
+
+    return on_progress
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"balanceflow {bf.__version__}")
@@ -113,17 +157,9 @@ def _write_report(result, directory: Path, metric: str) -> None:
     from balanceflow.report import from_compare
 
     directory.mkdir(parents=True, exist_ok=True)
-    thresholds = {}
-    for name in result.strategies:
-        rows = result.records.query("strategy == @name and repeat == 0")
-        per_row = np.full(len(result.y_true), result.settings["threshold"], dtype=float)
-        for fold, cut in zip(rows["fold"], rows["threshold"]):
-            if cut is not None and np.isfinite(cut):
-                per_row[result.folds[int(fold)][1]] = cut
-        thresholds[name] = per_row
     document = from_compare(
         result,
-        threshold=thresholds if len(result.classes) == 2 else None,
+        threshold=result.thresholds() if result.positive is not None else None,
         metric=metric,
         title=f"balanceflow compare: {result.dataset}",
     )
@@ -157,8 +193,8 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
         f"imbalance ratio {result.imbalance_ratio:.1f}"
     )
     decision = (
-        f"threshold {settings['threshold']} on P({settings['threshold_class']})"
-        if settings.get("threshold_class") is not None
+        f"threshold {settings['threshold']} on P({settings['pos_label']})"
+        if settings.get("pos_label") is not None
         else "most probable class"
     )
     console.print(
@@ -198,6 +234,80 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
     console.print(result.recommendation(metric), soft_wrap=False)
 
 
+# Options that `compare` and `fit` share, declared once.
+StrategyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--strategy",
+        "-s",
+        help="Strategy to run (repeatable): a preset (none, class_weight, over, under, "
+        "focal, ldam_drw, ...; NAME+tuned tunes its threshold), 'default' or 'all'.",
+    ),
+]
+NSplitsOption = Annotated[int, typer.Option(help="Number of stratified folds.")]
+RepeatsOption = Annotated[
+    int,
+    typer.Option(help="Repeats of the K-fold split (more make the tests meaningful)."),
+]
+NJobsOption = Annotated[
+    int,
+    typer.Option(
+        "--n-jobs", help="Worker processes for the trials (-1: one per core)."
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(help="Run on an existing Dask scheduler, e.g. tcp://127.0.0.1:8786."),
+]
+SeedOption = Annotated[int, typer.Option(help="Seed of folds, weights and samplers.")]
+EpochsOption = Annotated[int, typer.Option(help="Training epochs per model.")]
+BatchSizeOption = Annotated[int, typer.Option(help="Training batch size.")]
+MetricOption = Annotated[
+    str, typer.Option(help="Metric that orders the leaderboard and picks the best.")
+]
+PosLabelOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Binary: the positive class, whose probability thresholds apply to "
+        "(default: the minority class)."
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="TOML file with your own [strategies.NAME] (run with the others)."
+    ),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Your Keras model builder as module:function, called as "
+        "function(input_shape, n_classes); the module is found from the current directory."
+    ),
+]
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", help="table for people, json for programs.")
+]
+
+
+def _check_metric(metric: str) -> None:
+    from balanceflow.metrics import METRIC_NAMES
+
+    if metric not in METRIC_NAMES:
+        raise bf.exceptions.InvalidParameterError(
+            f"Unknown --metric {metric!r}. Use one of {list(METRIC_NAMES)}."
+        )
+
+
+def _watched(output_format: OutputFormat) -> bool:
+    """Draw the progress bar (on stderr) only when a person watches the output."""
+    return (
+        output_format is OutputFormat.table
+        and sys.stdout.isatty()
+        and sys.stderr.isatty()
+    )
+
+
 @app.command("compare")
 @_known_errors
 def compare_command(
@@ -211,52 +321,29 @@ def compare_command(
         str | None,
         typer.Option("--target", "-t", help="Name of the label column in FILE."),
     ] = None,
-    strategy: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--strategy",
-            "-s",
-            help="Strategy to run (repeatable): none, class_weight, over, under, "
-            "seed_ensemble, 'default' or 'all'.",
-        ),
-    ] = None,
-    n_splits: Annotated[int, typer.Option(help="Number of stratified folds.")] = 5,
-    repeats: Annotated[
-        int,
-        typer.Option(
-            help="Repeats of the K-fold split (more make the tests meaningful)."
-        ),
-    ] = 1,
-    n_jobs: Annotated[
-        int,
-        typer.Option(
-            "--n-jobs", help="Worker processes for the folds (-1: one per core)."
-        ),
-    ] = 1,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Run on an existing Dask scheduler, e.g. tcp://127.0.0.1:8786."
-        ),
-    ] = None,
+    strategy: StrategyOption = None,
+    n_splits: NSplitsOption = 5,
+    repeats: RepeatsOption = 1,
+    n_jobs: NJobsOption = 1,
+    scheduler: SchedulerOption = None,
     out: Annotated[
         Path | None,
         typer.Option(
             help="Directory for the resumable results store (and the report)."
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of folds, weights and samplers.")] = 0,
-    epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 30,
-    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
+    seed: SeedOption = 0,
+    epochs: EpochsOption = 30,
+    batch_size: BatchSizeOption = 64,
     threshold: Annotated[
         float,
         typer.Option(
-            help="Binary decision threshold on the minority-class probability."
+            help="Binary decision threshold on the positive (by default minority) class's "
+            "probability."
         ),
     ] = 0.5,
-    metric: Annotated[
-        str, typer.Option(help="Metric that orders the leaderboard.")
-    ] = "pr_auc",
+    pos_label: PosLabelOption = None,
+    metric: MetricOption = "pr_auc",
     tune_threshold: Annotated[
         str | None,
         typer.Option(
@@ -268,31 +355,12 @@ def compare_command(
         Path | None,
         typer.Option(help="Write an HTML report (and PNG figures) to this directory."),
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            help="TOML file with your own [strategies.NAME] (run with the others)."
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            help="Your Keras model builder as module:function, called as "
-            "function(input_shape, n_classes); the module is found from the current directory."
-        ),
-    ] = None,
-    output_format: Annotated[
-        OutputFormat,
-        typer.Option("--format", help="table for people, json for programs."),
-    ] = OutputFormat.table,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    output_format: FormatOption = OutputFormat.table,
 ) -> None:
     """Run every strategy under stratified cross-validation and print a leaderboard."""
-    from balanceflow.metrics import METRIC_NAMES
-
-    if metric not in METRIC_NAMES:
-        raise bf.exceptions.InvalidParameterError(
-            f"Unknown --metric {metric!r}. Use one of {list(METRIC_NAMES)}."
-        )
+    _check_metric(metric)
     if file is None:
         if target is not None:
             raise bf.exceptions.InvalidParameterError(
@@ -310,39 +378,23 @@ def compare_command(
 
         source = str(file)
         X, y = split_target(read_table(file), target, source)
-    chosen: list = list(strategy or ["default"])
-    if config is not None:
-        from balanceflow.strategies import load_config
-
-        chosen += load_config(config)
+    recipe = _recipe(model, epochs, batch_size, seed)
+    strategies = _strategies(strategy, config)
     if n_jobs == 1 and scheduler is None:
         # Trials run here. With workers, each one imports TensorFlow itself; the parent
         # only scores their predictions and does not start it.
         import_keras_quietly()
-    # The bar is drawn on stderr, and only when a person watches the output.
-    show_bar = (
-        output_format is OutputFormat.table
-        and sys.stdout.isatty()
-        and sys.stderr.isatty()
-    )
-    with _progress_bar(show_bar) as bar:
-        task = bar.add_task("", total=None)
-
-        def on_progress(done: int, total: int, description: str) -> None:
-            bar.update(task, completed=done, total=total, description=description)
-
+    with _progress_bar(_watched(output_format)) as bar:
         result = bf.compare(
             X,
             y,
-            strategies=chosen,
-            model_fn=_load_model_fn(model) if model else None,
+            strategies=strategies,
+            recipe=recipe,
             n_splits=n_splits,
             n_repeats=repeats,
-            seed=seed,
-            epochs=epochs,
-            batch_size=batch_size,
             threshold=threshold,
-            progress=on_progress,
+            pos_label=_pos_label(pos_label, y),
+            progress=_progress_callback(bar, bar.add_task("", total=None)),
             n_jobs=n_jobs,
             scheduler=scheduler,
             out=out,
@@ -369,15 +421,21 @@ def fit_command(
         typer.Option(
             "--strategy",
             "-s",
-            help="'best' (chosen by cross-validation) or a strategy name.",
+            help="'best' (chosen by cross-validation among --candidate) or a strategy name "
+            "(a preset or one of --config).",
         ),
     ] = "best",
+    candidate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --strategy best: a candidate strategy (repeatable; default "
+            "'default'). The strategies of --config are candidates too."
+        ),
+    ] = None,
     out: Annotated[
         Path, typer.Option(help="Where to write the model (.keras).")
     ] = Path("model.keras"),
-    metric: Annotated[
-        str, typer.Option(help="Metric that picks the best strategy.")
-    ] = "pr_auc",
+    metric: MetricOption = "pr_auc",
     objective: Annotated[
         str, typer.Option(help="What the decision threshold is tuned for (binary).")
     ] = "g_mean",
@@ -404,45 +462,64 @@ def fit_command(
             "the rows."
         ),
     ] = 3,
-    n_splits: Annotated[int, typer.Option(help="Folds of the selection.")] = 5,
-    repeats: Annotated[int, typer.Option(help="Repeats of the selection's folds.")] = 1,
-    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
-    epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 30,
-    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
-    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Worker processes.")] = 1,
+    n_splits: NSplitsOption = 5,
+    repeats: RepeatsOption = 1,
+    seed: SeedOption = 0,
+    epochs: EpochsOption = 30,
+    batch_size: BatchSizeOption = 64,
+    pos_label: PosLabelOption = None,
+    n_jobs: NJobsOption = 1,
+    scheduler: SchedulerOption = None,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    output_format: FormatOption = OutputFormat.table,
 ) -> None:
     """Pick the strategy by cross-validation, train it, tune its threshold, save it."""
     from balanceflow.cli._io import read_table, split_target
+    from balanceflow.model_selection import check_model_path
 
+    _check_metric(metric)
+    check_model_path(out)
     X, y = split_target(read_table(file), target, str(file))
+    recipe = _recipe(model, epochs, batch_size, seed)
+    candidates = _strategies(candidate, config)
+    if strategy != "best":
+        named = [s for s in candidates if getattr(s, "name", None) == strategy]
+        strategy = named[0] if named else strategy
     import_keras_quietly()
     from balanceflow.model_selection import fit_best
 
-    with _progress_bar(sys.stdout.isatty() and sys.stderr.isatty()) as bar:
-        task = bar.add_task("", total=None)
+    with _progress_bar(_watched(output_format)) as bar:
         fitted = fit_best(
             X,
             y,
             strategy=strategy,
+            candidates=candidates,
             metric=metric,
             objective=objective,
             holdout=holdout,
             vote=vote,
             bag=bag,
+            recipe=recipe,
             n_splits=n_splits,
             n_repeats=repeats,
-            seed=seed,
-            epochs=epochs,
-            batch_size=batch_size,
+            pos_label=_pos_label(pos_label, y),
             n_jobs=n_jobs,
-            progress=lambda d, t, s: bar.update(
-                task, completed=d, total=t, description=s
-            ),
+            scheduler=scheduler,
+            progress=_progress_callback(bar, bar.add_task("", total=None)),
         )
     card_file = fitted.save(out)
     card = fitted.card
+    if output_format is OutputFormat.json:
+        print(json.dumps({"model": str(out), "card": str(card_file), **card}, indent=2))
+        return
+    _render_card(card, metric, n_splits, holdout is None)
+    console.print(f"Wrote {out} and {card_file}")
+
+
+def _render_card(card: dict, metric: str, n_splits: int, out_of_fold: bool) -> None:
     console.print(
-        f"Strategy: [bold]{card['strategy']}[/] (selected by {metric} on "
+        f"Strategy: [bold]{escape(card['strategy'])}[/] (selected by {metric} on "
         f"{card['selection']['rows']} rows, {n_splits}-fold CV)"
     )
     final = card["final_model"]
@@ -453,24 +530,23 @@ def fit_command(
         )
     decision, tuning = card["decision"], card["threshold_tuning"]
     if decision["threshold"] is not None:
-        positive = card["classes"][decision["threshold_class_index"]]
+        positive = escape(str(decision["pos_label"]))
         console.print(
             f"Decision: {positive!r} when P({positive}) >= {decision['threshold']:.4f} "
-            f"(tuned for {objective} on {tuning['rows']} rows: {tuning['on']})"
+            f"(tuned for {tuning['objective']} on {tuning['rows']} rows: {tuning['on']})"
         )
     metrics = tuning["metrics"]
     console.print(
         (
             "Out-of-fold (the threshold was tuned on these rows, so label metrics are "
             "optimistic): "
-            if holdout is None
+            if out_of_fold
             else "Held-out: "
         )
         + ", ".join(
             f"{name} {metrics[name]:.3f}" for name in ("pr_auc", "g_mean", "mcc")
         )
     )
-    console.print(f"Wrote {out} and {card_file}")
 
 
 @app.command("predict")
@@ -496,7 +572,7 @@ def predict_command(
 
     fitted = load_fitted(model)
     proba = fitted.predict_proba(frame, str(file))
-    result = pd.DataFrame({"label": fitted._labels(proba)}, index=frame.index)
+    result = pd.DataFrame({"label": fitted.labels_from_proba(proba)}, index=frame.index)
     for i, label in enumerate(fitted.classes):
         result[f"proba_{label}"] = proba[:, i]
     if out is None:

@@ -1,12 +1,12 @@
-"""Ensembles of Keras models trained with different imbalance strategies.
+"""Combining the models of an ensemble: soft, hard and weighted votes, and one Keras model.
 
-``StrategyEnsemble`` trains one member on the original, one on over-sampled and one on
-under-sampled data (or any list of strategies) and combines them by soft vote, hard vote or
-weights fit on validation data; ``save`` writes one ``.keras`` file.
+The vote functions are numpy only; the Keras parts (``combine_models``,
+``EnsembleCombiner``) load on first use, so that comparing strategies in worker processes
+does not start TensorFlow in the parent.
 
-The vote functions are numpy only; the Keras parts (``StrategyEnsemble``,
-``combine_models``, ``EnsembleCombiner``) load on first use, so that comparing strategies
-in worker processes does not start TensorFlow in the parent.
+``StrategyEnsemble`` (one model per imbalance strategy) trains through the trial runner
+and lives in :mod:`balanceflow.training`; ``balanceflow.ensemble.StrategyEnsemble`` is the
+same class, kept where users know it.
 """
 
 from typing import Any
@@ -17,32 +17,30 @@ from balanceflow.ensemble._combine import (
     fit_vote_weights,
     hard_vote,
 )
-from balanceflow.ensemble._members import MEMBER_STRATEGIES, prepare_member
 
 __all__ = [
     "COMBINE_METHODS",
-    "MEMBER_STRATEGIES",
     "EnsembleCombiner",
     "StrategyEnsemble",
     "combine_models",
     "combine_proba",
     "fit_vote_weights",
     "hard_vote",
-    "prepare_member",
 ]
 
-_KERAS_PARTS = {
+_LAZY_PARTS = {
     "EnsembleCombiner": "balanceflow.ensemble._layers",
-    "StrategyEnsemble": "balanceflow.ensemble._strategy_ensemble",
-    "combine_models": "balanceflow.ensemble._strategy_ensemble",
+    "combine_models": "balanceflow.ensemble._models",
+    # The one name that lives a layer up (it trains strategies); see the docstring.
+    "StrategyEnsemble": "balanceflow.training",
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name in _KERAS_PARTS:
+    if name in _LAZY_PARTS:
         import importlib
 
-        value = getattr(importlib.import_module(_KERAS_PARTS[name]), name)
+        value = getattr(importlib.import_module(_LAZY_PARTS[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,7 +27,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from balanceflow._validation import check_consistent_length, check_targets, short_repr
+from balanceflow._validation import (
+    check_consistent_length,
+    check_targets,
+    minority_index,
+    short_repr,
+)
 from balanceflow.exceptions import DataError, InvalidParameterError
 
 __all__ = [
@@ -122,14 +127,11 @@ def _encode_pair(
 
 
 def _minority_index(true_codes: np.ndarray, classes: np.ndarray) -> int:
-    """Index of the least frequent class of ``y_true``; ties go to the lowest sorted label."""
+    """Index of the least frequent class of ``y_true`` (ties: the class sorted last, see
+    :func:`balanceflow._validation.minority_index`)."""
     counts = np.bincount(true_codes, minlength=len(classes))
-    present = counts > 0
-    smallest = counts[present].min()
-    candidates = np.flatnonzero(present & (counts == smallest))
-    rank = np.empty(len(classes), dtype=np.int64)
-    rank[np.argsort(classes, kind="stable")] = np.arange(len(classes))
-    return int(candidates[np.argmin(rank[candidates])])
+    order = np.argsort(classes, kind="stable")  # class indices in sorted-label order
+    return int(order[minority_index(counts[order])])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -596,7 +598,7 @@ def average_precision(
     scikit-learn's ``average_precision_score`` (no interpolation).
 
     Binary targets: the positive class is ``pos_label``, or by default the **minority** class
-    of ``y_true`` (ties: the lowest sorted label), because PR-AUC is informative for the rare
+    of ``y_true`` (ties: the class sorted last), because PR-AUC is informative for the rare
     class. A 1-D ``y_score`` is the score of the class with index 1 in the class order (the
     larger label by default; scikit-learn's convention); when the positive class is the other
     one, rows are ranked by ``1 - y_score`` (implemented as ``-y_score``, which ranks the same

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 from balanceflow._validation import (
     check_consistent_length,
     check_probabilities,
+    resolve_pos_label,
     short_repr,
 )
 from balanceflow.exceptions import DataError, InvalidParameterError
@@ -270,22 +271,23 @@ def evaluate(
     *,
     threshold: float = _DEFAULT_THRESHOLD,
     classes: ArrayLike | None = None,
+    pos_label: Any = None,
 ) -> EvaluationReport:
     """Compute every imbalance-aware metric of predicted probabilities.
 
     The ranking metrics (``pr_auc``, ``roc_auc``) use the probabilities; the others use the
     predicted classes:
 
-    - binary: the class with index 1 when its probability is ``>= threshold``, else the class
-      with index 0. For ``proba`` of shape (n, 2) only the second column is used, so (n,),
-      (n, 1) and (n, 2) inputs of the same probabilities give the same report.
+    - binary: the positive class (``pos_label``; by default the class with index 1) when its
+      probability is ``>= threshold``, else the other class. (n,), (n, 1) and (n, 2)
+      inputs of the same probabilities give the same report.
     - multi-class: the column with the highest probability (the first one on ties).
       ``threshold`` does not apply; leave it at its default of 0.5 (any other value raises
       :class:`~balanceflow.exceptions.InvalidParameterError`). The report's threshold is None.
 
-    ``pr_auc`` is, for binary targets, the average precision of the minority class of
-    ``y_true`` (ties: the lowest sorted label); see
-    :func:`~balanceflow.metrics.average_precision`.
+    ``pr_auc`` and ``minority_f1`` are, for binary targets, the average precision and the
+    F1 of ``pos_label``, by default of the minority class of ``y_true`` (ties: the class
+    sorted last); see :func:`~balanceflow.metrics.average_precision`.
 
     Parameters
     ----------
@@ -302,6 +304,10 @@ def evaluate(
         evaluated may miss a class. Every class must still occur in ``y_true``, because PR-AUC
         and ROC-AUC are undefined for an absent class
         (:class:`~balanceflow.exceptions.DataError`).
+    pos_label : label, optional
+        Binary targets: the positive class, whose probability ``threshold`` applies to and
+        whose PR-AUC and F1 are reported (``minority_class`` is then this class). Default:
+        the threshold applies to the class with index 1, PR-AUC and F1 to the minority.
 
     Returns
     -------
@@ -359,12 +365,18 @@ def evaluate(
     if n_classes == 2:
         p_one = scores if scores.ndim == 1 else scores[:, 1]
         predicted = (p_one >= threshold).astype(np.int64)
+        if pos_label is not None:
+            minority = resolve_pos_label(class_list, counts, pos_label)
+            if minority == 0:  # the threshold applies to P(class 0) = 1 - P(class 1)
+                predicted = (1.0 - p_one < threshold).astype(np.int64)
         pr_auc = _binary_average_precision(
             codes == minority, _class_score(p_one, minority)
         )
         roc = _binary_roc_auc(codes == 1, p_one)
         report_threshold: float | None = threshold
     else:
+        if pos_label is not None:
+            resolve_pos_label(class_list, counts, pos_label)  # raises: not binary
         if threshold != _DEFAULT_THRESHOLD:
             raise InvalidParameterError(
                 "`threshold` applies to binary targets only; multi-class predictions take the "

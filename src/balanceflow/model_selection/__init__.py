@@ -1,7 +1,12 @@
 """``compare``: which imbalance strategy works on this data, under stratified CV."""
 
-from balanceflow.model_selection._compare import ProgressCallback, compare
-from balanceflow.model_selection._fit import FittedModel, fit_best, load_fitted
+from balanceflow.model_selection._compare import ProgressCallback, Target, compare
+from balanceflow.model_selection._fit import (
+    FittedModel,
+    check_model_path,
+    fit_best,
+    load_fitted,
+)
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._result import METRIC_LABELS, CompareResult
 
@@ -10,6 +15,8 @@ __all__ = [
     "CompareResult",
     "FittedModel",
     "ProgressCallback",
+    "Target",
+    "check_model_path",
     "clean_features",
     "compare",
     "fit_best",

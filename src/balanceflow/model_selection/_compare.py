@@ -1,14 +1,22 @@
-"""``compare``: every strategy, the same stratified folds, no leakage."""
+"""``compare``: every strategy, the same stratified folds, no leakage.
+
+``compare`` is a driver over the trial runner (:mod:`balanceflow.training`): it checks the
+options and the target (:class:`Target`), prepares the features, lays out the folds,
+turns every (fold, strategy leaf) into a :class:`~balanceflow.training.Trial`
+(:func:`plan_trials`), runs those not already in the results store, and scores each
+requested strategy on each test fold from its leaves' probabilities (:func:`score_trials`).
+"""
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from balanceflow._validation import (
     check_consistent_length,
@@ -16,22 +24,36 @@ from balanceflow._validation import (
     check_targets,
     derive_seed,
     encode_labels,
+    resolve_pos_label,
     short_repr,
 )
-from balanceflow.exceptions import DataError, InvalidParameterError
+from balanceflow.exceptions import BalanceflowError, DataError, InvalidParameterError
 from balanceflow.metrics import METRIC_NAMES, evaluate
-from balanceflow.model_selection._backends import run_tasks
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._result import CompareResult
 from balanceflow.model_selection._store import ResultsStore, config_hash
-from balanceflow.model_selection._trials import FoldTask, Plan, strategy_config
-from balanceflow.strategies import Strategy, resolve_strategies
-from balanceflow.strategies._strategy import TUNED_SUFFIX
+from balanceflow.strategies import (
+    TUNED_SUFFIX,
+    BaseStrategy,
+    Strategy,
+    Tuned,
+    resolve_strategies,
+)
+from balanceflow.training import (
+    Recipe,
+    Runner,
+    Trial,
+    TrialData,
+    TrialResult,
+    get_runner,
+    resolve_recipe,
+)
 
-__all__ = ["ProgressCallback", "compare"]
+__all__ = ["ProgressCallback", "Target", "compare", "score_fold"]
 
 # 2: one tf.data pipeline for all epochs (fit_arrays) instead of model.fit on arrays.
-TRIAL_PROTOCOL = 2
+# 3: trials keyed by the strategy's parts (the same training as protocol 2).
+TRIAL_PROTOCOL = 3
 
 
 class ProgressCallback(Protocol):
@@ -45,18 +67,58 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+@dataclass(frozen=True)
+class Target:
+    """The labels of a run as class indices, and its positive class, decided once.
+
+    Attributes
+    ----------
+    codes : ndarray of int
+    classes : ndarray
+        The labels in class-index order.
+    counts : ndarray of int
+    positive : int or None
+        Binary targets: the index of the positive class (``pos_label``, by default the
+        minority; on a tie the class sorted last). Its probability is the one every
+        threshold applies to. None for multi-class targets (argmax decides).
+    """
+
+    codes: np.ndarray
+    classes: np.ndarray
+    counts: np.ndarray
+    positive: int | None
+
+    @classmethod
+    def from_labels(cls, y: Any, pos_label: Any = None) -> Target:
+        codes, classes = encode_labels(check_targets(y))
+        counts = np.bincount(codes, minlength=len(classes))
+        return cls(
+            codes, classes, counts, resolve_pos_label(classes, counts, pos_label)
+        )
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def pos_label(self) -> Any:
+        return None if self.positive is None else _plain(self.classes[self.positive])
+
+
 def compare(
     X: Any,
     y: Any,
     *,
-    strategies: str | Sequence[str | Strategy] = "default",
+    strategies: str | Sequence[str | BaseStrategy] = "default",
+    recipe: Recipe | None = None,
     model_fn: Callable[..., Any] | None = None,
     n_splits: int = 5,
     n_repeats: int = 1,
-    seed: int = 0,
-    epochs: int = 30,
-    batch_size: int = 64,
+    seed: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
     threshold: float = 0.5,
+    pos_label: Any = None,
     preprocess: Any = "auto",
     progress: ProgressCallback | None = None,
     n_jobs: int = 1,
@@ -78,25 +140,27 @@ def compare(
         Features. With ``preprocess="auto"``, numeric columns are median-imputed and
         standardised, text/categorical columns most-frequent-imputed and one-hot encoded
         (at most 50 columns each), all fit on the training fold. NaN in features is imputed;
-        inf, dates and other types the default model cannot encode raise a DataError.
+        inf, durations, complex numbers and objects that are neither text nor numbers raise
+        a DataError.
     y : array-like of shape (n_samples,)
         Class labels (int, bool or str); binary or multi-class.
-    strategies : "default", "all", or list of names / Strategy objects
+    strategies : "default", "all", or list of names / strategy objects
         ``"default"`` = none, class_weight, over, under, seed_ensemble.
-    model_fn : callable, optional
-        ``model_fn(input_shape, n_classes) -> keras.Model``; default: a
-        Dense(32)-Dense(16) MLP with Adam(1e-3).
+    recipe : Recipe, optional
+        How every model is built and trained (:class:`balanceflow.training.Recipe`); or
+        give its fields as ``model_fn``, ``epochs``, ``batch_size``, ``seed`` (default: the
+        Dense(32)-Dense(16) MLP with Adam(1e-3), 30 epochs, batch 64, seed 0).
     n_splits : int, default=5
         Number of stratified folds; every class needs at least ``n_splits`` rows.
-    seed : int, default=0
-        Seeds the folds, the initial weights, the samplers and the training runs.
-    epochs, batch_size : int
-        Passed to ``model.fit``.
     threshold : float, default=0.5
-        Binary decision threshold on the probability of the minority class (the less
-        frequent label of ``y``; class index 1 on a tie): a row is predicted as the minority
-        when that probability is >= ``threshold``. It sets the label metrics (balanced
-        accuracy, G-mean, F1, MCC); PR-AUC and ROC-AUC do not depend on it.
+        Binary decision threshold on the probability of the positive class
+        (``pos_label``): a row is predicted positive when that probability is
+        >= ``threshold``. It sets the label metrics (balanced accuracy, G-mean, F1, MCC);
+        PR-AUC and ROC-AUC do not depend on it.
+    pos_label : label, optional
+        Binary targets: the positive class, whose probability is thresholded and whose
+        PR-AUC and F1 are reported. Default: the minority class (on a tie, the class sorted
+        last). Stored in ``result.settings["pos_label"]``.
     preprocess : "auto", None or a scikit-learn transformer
         ``None`` passes ``X`` to the model as float32; a transformer is cloned and fit on
         each training fold. ``"auto"`` is tabular preprocessing for 2-D data and ``None``
@@ -108,18 +172,18 @@ def compare(
     progress : callable, optional
         ``progress(done, total, description)`` after each trained model.
     n_jobs : int, default=1
-        Folds run in this many joblib worker processes (-1: one per core), each with its
+        Trials run in this many joblib worker processes (-1: one per core), each with its
         TensorFlow threads capped so the workers share the cores. Results equal the serial
         run's up to floating-point summation order.
     scheduler : str, optional
-        Address of an existing Dask distributed scheduler (``tcp://host:port``); the folds
+        Address of an existing Dask distributed scheduler (``tcp://host:port``); the trials
         run on its workers (needs ``balanceflow[dask]``).
     tune_threshold : str, optional
         Binary targets: add ``NAME+tuned`` beside every strategy, whose decision threshold is
         tuned for this objective (e.g. ``"g_mean"``, ``"f1"``, ``"mcc"``; see
-        :class:`balanceflow.thresholds.TunedThreshold`) on an inner 25% split of each
-        training fold, scored by a model trained on the other 75%; the test rows are scored
-        by the strategy's full-fold model. Both the 0.5 and the tuned results are reported.
+        :class:`balanceflow.strategies.Tuned`) on an inner 25% split of each training fold,
+        scored by models trained on the other 75%; the test rows are scored by the
+        strategy's full-fold models. Both the 0.5 and the tuned results are reported.
     out : str or path, optional
         A directory for the results store (``trials.jsonl``): every finished trial is
         appended as it completes, and a rerun with the same data and settings skips the
@@ -139,299 +203,364 @@ def compare(
     >>> result = bf.compare(X, y, strategies=["none", "over"], epochs=5)  # doctest: +SKIP
     >>> print(result.leaderboard())                                       # doctest: +SKIP
     """
-
+    recipe = resolve_recipe(
+        recipe, model_fn=model_fn, epochs=epochs, batch_size=batch_size, seed=seed
+    )
     n_splits = check_int(n_splits, "n_splits", minimum=2)
     n_repeats = check_int(n_repeats, "n_repeats")
-    if (
-        not isinstance(n_jobs, numbers.Integral)
-        or isinstance(n_jobs, bool)
-        or n_jobs == 0
-    ):
-        raise InvalidParameterError(
-            "`n_jobs` must be a positive int, or -1 for one worker per core. "
-            f"Received: n_jobs={short_repr(n_jobs)}."
-        )
-    epochs = check_int(epochs, "epochs")
-    batch_size = check_int(batch_size, "batch_size")
-    seed = check_int(seed, "seed", minimum=0)
-    if not isinstance(threshold, numbers.Real) or not 0.0 < float(threshold) < 1.0:
-        raise InvalidParameterError(
-            f"`threshold` must be a float in (0, 1). Received: threshold={short_repr(threshold)}."
-        )
+    threshold = _check_threshold(threshold)
+    runner = get_runner(n_jobs, scheduler)
     requested = resolve_strategies(strategies)
     if tune_threshold is not None:
         requested += [
-            s.tuned(tune_threshold) for s in requested if s.tune_threshold is None
+            s.tuned(tune_threshold) for s in requested if not isinstance(s, Tuned)
         ]
-    by_name = _with_dependencies(requested)
-    trained = [s for s in by_name.values() if not s.is_ensemble]
+    check_consistent_length(X, y)
+    target = Target.from_labels(y, pos_label)
+    _check_target(target, requested, n_splits, threshold)
+    features, transformer = prepare_features(X, preprocess)
+    folds = make_folds(target.codes, n_splits, n_repeats, recipe.seed)
+    settings = {
+        "n_splits": n_splits,
+        "n_repeats": n_repeats,
+        **recipe.settings(),
+        "threshold": threshold,
+        "pos_label": target.pos_label,
+        # The former name of pos_label, kept for readers of earlier results.
+        "threshold_class": target.pos_label,
+    }
+    data = TrialData(
+        features=features,
+        codes=target.codes,
+        n_classes=target.n_classes,
+        transformer=transformer,
+        frames={key: train for key, (train, _) in folds.items()},
+    )
+    trials = plan_trials(requested, folds, target.codes, recipe.seed)
+    store_key = {
+        "data": _data_fingerprint(features, target.codes, preprocess),
+        # Bumped whenever the way trials train changes, so that a results store
+        # written by an older version is not mixed into a new leaderboard.
+        "protocol": TRIAL_PROTOCOL,
+        "settings": {k: v for k, v in settings.items() if k != "n_repeats"},
+    }
+    outputs = run_with_store(
+        data,
+        recipe,
+        trials,
+        runner,
+        ResultsStore(out) if out else None,
+        store_key,
+        progress,
+    )
+    records, oof = score_trials(
+        requested, folds, outputs, target, threshold, recipe.seed
+    )
+    return CompareResult(
+        records=pd.DataFrame(records),
+        strategies=[s.name for s in requested],
+        classes=target.classes.tolist(),
+        class_counts=target.counts.tolist(),
+        folds=[folds[(0, f)] for f in range(n_splits)],
+        y_true=target.codes,
+        proba=oof,
+        settings=settings,
+    )
 
-    labels = check_targets(y)
-    check_consistent_length(X, labels)
-    codes, classes = encode_labels(labels)
-    counts = np.bincount(codes, minlength=len(classes))
-    if counts.min() < n_splits:
+
+def _check_threshold(threshold: Any) -> float:
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or not 0.0 < float(threshold) < 1.0
+    ):
+        raise InvalidParameterError(
+            f"`threshold` must be a float in (0, 1). Received: threshold={short_repr(threshold)}."
+        )
+    return float(threshold)
+
+
+def _check_target(
+    target: Target, requested: list[BaseStrategy], n_splits: int, threshold: float
+) -> None:
+    """Fail before any training on a target the options cannot serve."""
+    if target.counts.min() < n_splits:
         small = {
-            _plain(classes[i]): int(c) for i, c in enumerate(counts) if c < n_splits
+            _plain(target.classes[i]): int(c)
+            for i, c in enumerate(target.counts)
+            if c < n_splits
         }
         raise DataError(
             f"Every class needs at least n_splits={n_splits} rows for stratified folds; "
             f"{len(small)} class(es) have fewer (label: rows): {short_repr(small, 200)}. "
             "Lower `n_splits` or add rows."
         )
+    if target.positive is not None:
+        return
+    tuned = [s.name for s in requested if isinstance(s, Tuned)]
+    if tuned:
+        raise InvalidParameterError(
+            f"Tuned thresholds are for binary targets; y has {target.n_classes} classes. "
+            f"Received strategies {tuned}."
+        )
+    if threshold != 0.5:
+        raise InvalidParameterError(
+            f"`threshold` applies to binary targets only; y has {target.n_classes} classes, "
+            f"whose label is the class of highest probability. Received: threshold={threshold!r}."
+        )
 
-    tuned_names = [s.name for s in by_name.values() if s.tune_threshold is not None]
-    if len(classes) > 2 and tuned_names:
-        raise InvalidParameterError(
-            f"Tuned thresholds are for binary targets; y has {len(classes)} classes. "
-            f"Received strategies {tuned_names}."
-        )
-    if len(classes) > 2 and float(threshold) != 0.5:
-        raise InvalidParameterError(
-            f"`threshold` applies to binary targets only; y has {len(classes)} classes, whose "
-            f"label is the class of highest probability. Received: threshold={threshold!r}."
-        )
+
+def prepare_features(X: Any, preprocess: Any) -> tuple[Any, Any]:
+    """The features the trials draw from and the transformer fit on each training fold."""
     if preprocess == "auto" and not hasattr(X, "columns") and np.ndim(X) > 2:
         preprocess = None  # images and other N-D inputs: no tabular preprocessing
-    if preprocess == "auto":
+    if isinstance(preprocess, str) and preprocess == "auto":
         features, numeric, categorical = clean_features(X)
-        transformer = make_preprocessor(numeric, categorical)
-    elif preprocess is None:
-        features, transformer = np.asarray(X, dtype=np.float32), None
+        return features, make_preprocessor(numeric, categorical)
+    if preprocess is None:
+        features = np.asarray(X, dtype=np.float32)
         if not np.isfinite(features).all():
             raise DataError(
                 "`X` contains NaN or inf, and preprocess=None does not impute. Clean X, or "
                 "pass preprocess='auto' (tabular) or your own transformer."
             )
-    elif hasattr(preprocess, "fit") and hasattr(preprocess, "transform"):
-        features, transformer = X, preprocess
-    else:
-        raise InvalidParameterError(
-            "`preprocess` must be 'auto', None or a scikit-learn transformer. "
-            f"Received: preprocess={short_repr(preprocess)}."
-        )
-    # The binary threshold applies to the probability of the minority class; evaluate()
-    # thresholds column 1, so when the minority is class index 0, flip codes and columns.
-    flip = len(classes) == 2 and counts[0] < counts[1]
-    settings = {
-        "n_splits": n_splits,
-        "n_repeats": n_repeats,
-        "seed": seed,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "threshold": float(threshold),
-        "threshold_class": _plain(classes[0 if flip else 1])
-        if len(classes) == 2
-        else None,
-        "model": "default MLP" if model_fn is None else _function_name(model_fn),
-    }
+        return features, None
+    if hasattr(preprocess, "fit") and hasattr(preprocess, "transform"):
+        return X, preprocess
+    raise InvalidParameterError(
+        "`preprocess` must be 'auto', None or a scikit-learn transformer. "
+        f"Received: preprocess={short_repr(preprocess)}."
+    )
 
+
+def make_folds(
+    codes: np.ndarray, n_splits: int, n_repeats: int, seed: int
+) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
+    """(repeat, fold) -> (train rows, test rows) of the repeated stratified K-fold split.
+
+    Repeat 0 keeps the folds of a single-repeat run, so adding repeats never changes the
+    first repeat's numbers.
+    """
     folds = {}
     for repeat in range(n_repeats):
         state = seed if repeat == 0 else derive_seed(seed, "folds", repeat)
         splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=state)
         for fold, (tr, te) in enumerate(splitter.split(np.zeros(len(codes)), codes)):
             folds[(repeat, fold)] = (tr, te)
+    return folds
 
-    store = ResultsStore(out) if out is not None else None
-    data_key = _data_fingerprint(features, codes, preprocess)
 
-    def trial_key(name: str, repeat: int, fold: int) -> str:
-        return config_hash(
-            {
-                "data": data_key,
-                # Bumped whenever the way trials train changes, so that a results store
-                # written by an older version is not mixed into a new leaderboard.
-                "protocol": TRIAL_PROTOCOL,
-                "settings": {k: v for k, v in settings.items() if k != "n_repeats"},
-                "strategy": strategy_config(by_name[name]),
-                "repeat": repeat,
-                "fold": fold,
-            }
-        )
+def fold_seed(seed: int, kind: str, repeat: int, fold: int, *extra: Any) -> int:
+    """Seeds of the initial weights ("init"), of each trial ("trial") and of the inner
+    split ("inner"); repeat 0 keeps the seeds of a single-repeat run."""
+    if repeat == 0:
+        return derive_seed(seed, kind, fold, *extra)
+    return derive_seed(seed, kind, fold, *extra, "repeat", repeat)
+
+
+def inner_split(
+    y: np.ndarray, seed: int, repeat: int, fold: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stratified 75/25 split of a training fold on which thresholds are tuned."""
+    splitter = StratifiedShuffleSplit(
+        n_splits=1, test_size=0.25, random_state=fold_seed(seed, "inner", repeat, fold)
+    )
+    fit_part, val_part = next(splitter.split(np.zeros(len(y)), y))
+    return np.sort(fit_part), np.sort(val_part)
+
+
+def plan_trials(
+    requested: list[BaseStrategy],
+    folds: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]],
+    codes: np.ndarray,
+    seed: int,
+) -> list[Trial]:
+    """Every trial the requested strategies need, tagged ``(repeat, fold, key)``.
+
+    In each fold, every leaf of every strategy trains once on the training rows and scores
+    the test rows (key: the leaf's name). A tuned strategy's leaves also train on the
+    inner 75% of the training rows and score the other 25% (key: ``LEAF+tuned``). All the
+    trials of a fold start from the same initial weights.
+    """
+    full = _unique_leaves(requested)
+    inner = _unique_leaves([s.base for s in requested if isinstance(s, Tuned)])
+    trials = []
+    for (repeat, fold), (train, test) in folds.items():
+        init_seed = fold_seed(seed, "init", repeat, fold)
+        common = {"init_seed": init_seed, "frame": (repeat, fold)}
+        for leaf in full:
+            tag = (repeat, fold, leaf.name)
+            trials.append(
+                Trial(
+                    leaf, train, test, fold_seed(seed, "trial", *tag), **common, tag=tag
+                )
+            )
+        if inner:
+            fit_part, val_part = inner_split(codes[train], seed, repeat, fold)
+            for leaf in inner:
+                tag = (repeat, fold, leaf.name + TUNED_SUFFIX)
+                trials.append(
+                    Trial(
+                        leaf,
+                        train[fit_part],
+                        train[val_part],
+                        fold_seed(seed, "trial", *tag),
+                        **common,
+                        tag=tag,
+                    )
+                )
+    return trials
+
+
+def _unique_leaves(strategies: list[BaseStrategy]) -> list[Strategy]:
+    leaves: dict[str, Strategy] = {}
+    for strategy in strategies:
+        for leaf in strategy.leaves():
+            leaves.setdefault(leaf.name, leaf)
+    return list(leaves.values())
+
+
+def run_with_store(
+    data: TrialData,
+    recipe: Recipe,
+    trials: list[Trial],
+    runner: Runner,
+    store: ResultsStore | None,
+    store_key: dict[str, Any],
+    progress: ProgressCallback | None,
+) -> dict[Any, TrialResult]:
+    """Every trial's result by tag: those in the results store read back, the others
+    run (and appended to the store as each one finishes)."""
+
+    def key_of(trial: Trial) -> str:
+        repeat, fold, name = trial.tag
+        payload = {
+            **store_key,
+            "strategy": trial.strategy.identity(),
+            "trial": name,
+            "repeat": repeat,
+        }
+        return config_hash({**payload, "fold": fold})
 
     finished = store.load() if store is not None else {}
-    trials: dict[tuple[int, int, str], dict[str, Any]] = {}
-    tasks = []
-    for (repeat, fold), (tr, te) in folds.items():
-        todo = []
-        for strategy in trained:
-            record = finished.get(trial_key(strategy.name, repeat, fold))
-            if record is None:
-                todo.append(strategy.name)
-            else:
-                trials[(repeat, fold, strategy.name)] = record
-        if todo:
-            tasks.append(FoldTask(repeat, fold, tr, te, todo))
-
-    total = len(folds) * len(trained)
-    done = total - sum(len(t.names) for t in tasks)
+    outputs: dict[Any, TrialResult] = {}
+    todo = []
+    for trial in trials:
+        record = finished.get(key_of(trial)) if store is not None else None
+        if record is None:
+            todo.append(trial)
+        else:
+            outputs[trial.tag] = TrialResult(
+                trial.tag, np.asarray(record["proba"]), None, record["fit_seconds"]
+            )
+    done, total = len(outputs), len(trials)
     if progress is not None:
         progress(done, total, "resumed" if done else "starting")
-    plan = Plan(
-        features=features,
-        codes=codes,
-        n_classes=len(classes),
-        transformer=transformer,
-        model_fn=model_fn,
-        strategies={s.name: s for s in trained},
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-    )
-    for results in run_tasks(plan, tasks, n_jobs=n_jobs, scheduler=scheduler):
-        for trial in results:
-            key = (trial["repeat"], trial["fold"], trial["strategy"])
-            trials[key] = trial
-            if store is not None:
-                store.append({"key": trial_key(*key[2:], *key[:2]), **trial})
-            done += 1
-            if progress is not None:
-                progress(done, total, f"fold {key[1] + 1} · {key[2]}")
-
-    positive = 0 if flip else 1  # the class whose probability is thresholded (binary)
-    records = []
-    oof = {s.name: np.full((len(codes), len(classes)), np.nan) for s in requested}
-    for (repeat, fold), (_, test_idx) in folds.items():
-        fold_trials = {n: trials[(repeat, fold, n)] for n in (s.name for s in trained)}
-        y_test = codes[test_idx]
-        for strategy in requested:
-            proba = _test_proba(strategy.name, by_name, fold_trials)
-            cut = float(threshold)
-            if strategy.tune_threshold is not None:
-                cut = _tuned_threshold(strategy, by_name, fold_trials, codes, positive)
-            if repeat == 0:
-                oof[strategy.name][test_idx] = proba
-            row = {"strategy": strategy.name, "repeat": repeat, "fold": fold}
-            row.update(score_fold(y_test, proba, cut, flip))
-            row["threshold"] = cut if len(classes) == 2 else None
-            row["fit_seconds"] = sum(
-                float(fold_trials[n]["fit_seconds"])
-                for n in _trained_under(strategy.name, by_name)
+    by_tag = {t.tag: t for t in todo}
+    for result in runner.run(data, recipe, todo):
+        outputs[result.tag] = result
+        if store is not None:
+            store.append(
+                {
+                    "key": key_of(by_tag[result.tag]),
+                    "trial": result.tag[2],
+                    "repeat": result.tag[0],
+                    "fold": result.tag[1],
+                    "proba": result.proba,
+                    "fit_seconds": result.fit_seconds,
+                }
             )
+        done += 1
+        if progress is not None:
+            progress(done, total, f"fold {result.tag[1] + 1} · {result.tag[2]}")
+    return outputs
+
+
+def score_trials(
+    requested: list[BaseStrategy],
+    folds: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]],
+    outputs: dict[Any, TrialResult],
+    target: Target,
+    threshold: float,
+    seed: int,
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Per-fold metrics of every requested strategy, and its out-of-fold probabilities
+    (first repeat). A strategy's probabilities are its ``combine`` of its leaves'; a tuned
+    strategy's threshold is tuned on its inner validation rows, never on the test rows."""
+    records = []
+    oof = {
+        s.name: np.full((len(target.codes), target.n_classes), np.nan)
+        for s in requested
+    }
+    for (repeat, fold), (train, test) in folds.items():
+        for strategy in requested:
+            proba = _proba(outputs, repeat, fold, strategy, "")
+            cut, seconds = threshold, _seconds(outputs, repeat, fold, strategy, "")
+            if isinstance(strategy, Tuned):
+                _, val_part = inner_split(target.codes[train], seed, repeat, fold)
+                cut = _tune(
+                    strategy.objective,
+                    target.codes[train[val_part]] == target.positive,
+                    _proba(outputs, repeat, fold, strategy.base, TUNED_SUFFIX)[
+                        :, target.positive
+                    ],
+                )
+                seconds += _seconds(outputs, repeat, fold, strategy, TUNED_SUFFIX)
+            if repeat == 0:
+                oof[strategy.name][test] = proba
+            row = {"strategy": strategy.name, "repeat": repeat, "fold": fold}
+            row.update(score_fold(target.codes[test], proba, cut, target.positive))
+            row["threshold"] = cut if target.positive is not None else None
+            row["fit_seconds"] = seconds
             records.append(row)
-    return CompareResult(
-        records=pd.DataFrame(records),
-        strategies=[s.name for s in requested],
-        classes=classes.tolist(),
-        class_counts=counts.tolist(),
-        folds=[folds[(0, f)] for f in range(n_splits)],
-        y_true=codes,
-        proba=oof,
-        settings=settings,
+    return records, oof
+
+
+def _proba(
+    outputs: dict, repeat: int, fold: int, strategy: BaseStrategy, suffix: str
+) -> np.ndarray:
+    """A strategy's probabilities in one fold, combined from its leaves' trials (those
+    keyed ``LEAF + suffix``)."""
+    return strategy.combine(
+        {
+            leaf.name: outputs[(repeat, fold, leaf.name + suffix)].proba
+            for leaf in strategy.leaves()
+        }
+    )
+
+
+def _seconds(
+    outputs: dict, repeat: int, fold: int, strategy: BaseStrategy, suffix: str
+) -> float:
+    return sum(
+        float(outputs[(repeat, fold, leaf.name + suffix)].fit_seconds)
+        for leaf in strategy.leaves()
     )
 
 
 def score_fold(
-    y_test: np.ndarray, proba: np.ndarray, threshold: float, flip: bool
+    y_test: np.ndarray, proba: np.ndarray, threshold: float, positive: int | None
 ) -> dict[str, float]:
-    """Every metric of one test fold. Binary: ``threshold`` applies to the minority's
-    probability, column 0 when ``flip`` (the minority is class index 0)."""
-    if flip:
-        report = evaluate(1 - y_test, proba[:, ::-1], threshold=threshold)
+    """Every metric of one test fold. Binary: ``threshold`` applies to the probability of
+    the class with index ``positive``, whose PR-AUC and F1 are reported."""
+    if positive is None:
+        report = evaluate(y_test, proba)
     else:
-        report = evaluate(y_test, proba, threshold=threshold)
+        truth = (y_test == positive).astype(np.int64)
+        report = evaluate(truth, proba[:, positive], threshold=threshold, pos_label=1)
     return {name: getattr(report, name) for name in METRIC_NAMES}
 
 
-def _base_name(name: str) -> str:
-    return name.removesuffix(TUNED_SUFFIX)
-
-
-def _with_dependencies(requested: list[Strategy]) -> dict[str, Strategy]:
-    """The requested strategies plus everything they need trained: ensemble members and,
-    for a tuned strategy, the base strategy whose full-fold model scores the test rows."""
-    by_name = {s.name: s for s in requested}
-
-    def need(name: str, wanted_by: str) -> None:
-        if name not in by_name:
-            by_name[name] = resolve_strategies([name])[0]
-        strategy = by_name[name]
-        if strategy.tune_threshold is not None and _base_name(name) != name:
-            need(_base_name(name), name)
-        for member in strategy.members:
-            need(member, name)
-            if by_name[member].is_ensemble:
-                raise InvalidParameterError(
-                    f"Strategy {name!r} has the ensemble {member!r} as a member; ensemble "
-                    "members must be single strategies."
-                )
-
-    for strategy in list(requested):
-        need(strategy.name, strategy.name)
-    return by_name
-
-
-def _trained_under(name: str, by_name: dict[str, Strategy]) -> list[str]:
-    """The trained (non-ensemble) strategies whose models a strategy's result uses."""
-    strategy = by_name[name]
-    names = [] if strategy.is_ensemble else [name]
-    if strategy.tune_threshold is not None and _base_name(name) != name:
-        names += _trained_under(_base_name(name), by_name)
-    for member in strategy.members:
-        names += _trained_under(member, by_name)
-    return list(dict.fromkeys(names))
-
-
-def _test_proba(
-    name: str, by_name: dict[str, Strategy], fold_trials: dict
-) -> np.ndarray:
-    """Test-fold probabilities: a tuned strategy uses its base strategy's full-fold model."""
-    from balanceflow.ensemble import combine_proba
-
-    strategy = by_name[name]
-    if strategy.tune_threshold is not None and _base_name(name) != name:
-        return _test_proba(_base_name(name), by_name, fold_trials)
-    if strategy.is_ensemble:
-        stack = np.stack(
-            [_test_proba(m, by_name, fold_trials) for m in strategy.members]
-        )
-        return combine_proba(stack, strategy.combine)
-    return np.asarray(fold_trials[name]["proba"], dtype=np.float64)
-
-
-def _val_proba(name: str, by_name: dict[str, Strategy], fold_trials: dict) -> tuple:
-    """(row indices, probabilities) of the inner validation rows of a tuned strategy."""
-    from balanceflow.ensemble import combine_proba
-
-    strategy = by_name[name]
-    if strategy.is_ensemble:
-        parts = [_val_proba(m, by_name, fold_trials) for m in strategy.members]
-        stack = np.stack([proba for _, proba in parts])
-        return parts[0][0], combine_proba(stack, strategy.combine)
-    trial = fold_trials[name]
-    return np.asarray(trial["val_idx"]), np.asarray(
-        trial["val_proba"], dtype=np.float64
-    )
-
-
-def _tuned_threshold(
-    strategy: Strategy,
-    by_name: dict,
-    fold_trials: dict,
-    codes: np.ndarray,
-    positive: int,
-) -> float:
-    """Tune the threshold on the inner validation rows (never the test rows); 0.5 when
-    those rows cannot decide (e.g. constant scores)."""
-    from balanceflow.exceptions import BalanceflowError
+def _tune(objective: str, truth: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold that maximises ``objective`` on these rows; 0.5 when they cannot
+    decide (e.g. constant scores)."""
     from balanceflow.thresholds import TunedThreshold
 
-    rows, proba = _val_proba(strategy.name, by_name, fold_trials)
-    truth = (codes[rows] == positive).astype(int)
     try:
-        tuner = TunedThreshold(objective=strategy.tune_threshold).fit(
-            truth, proba[:, positive]
-        )
+        tuner = TunedThreshold(objective=objective).fit(truth.astype(int), scores)
     except BalanceflowError:
         return 0.5
     return float(tuner.best_threshold_)
-
-
-def _function_name(function: Any) -> str:
-    module = getattr(function, "__module__", None) or ""
-    name = getattr(function, "__qualname__", None) or type(function).__name__
-    return f"{module}:{name}" if module and module != "__main__" else name
 
 
 def _data_fingerprint(features: Any, codes: np.ndarray, preprocess: Any) -> str:

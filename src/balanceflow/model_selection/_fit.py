@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +19,33 @@ from balanceflow._validation import (
     check_int,
     check_targets,
     derive_seed,
-    encode_labels,
     short_repr,
     take_rows,
 )
 from balanceflow.exceptions import DataError, InvalidParameterError
 from balanceflow.metrics import evaluate
-from balanceflow.model_selection._compare import compare, score_fold
+from balanceflow.model_selection._compare import Target, compare, score_fold
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._schema import TabularSchema
-from balanceflow.model_selection._trials import train_strategy
-from balanceflow.strategies import Strategy, resolve_strategies
+from balanceflow.strategies import (
+    TUNABLE_OBJECTIVES,
+    BaseStrategy,
+    Ensemble,
+    Strategy,
+    Tuned,
+    resolve_strategies,
+)
+from balanceflow.training import (
+    Recipe,
+    Runner,
+    Trial,
+    TrialData,
+    get_runner,
+    rebuild_model,
+    resolve_recipe,
+)
 
-__all__ = ["FittedModel", "fit_best", "load_fitted"]
+__all__ = ["FittedModel", "check_model_path", "fit_best", "load_fitted"]
 
 CARD_SUFFIX = ".card.json"
 
@@ -40,6 +54,30 @@ def card_path(model_path: str | os.PathLike[str]) -> Path:
     """The model card that goes with ``model.keras``: ``model.card.json``."""
     path = Path(model_path)
     return path.with_name(path.name.removesuffix(".keras") + CARD_SUFFIX)
+
+
+def check_model_path(path: str | os.PathLike[str]) -> Path:
+    """Check, before any training, that a model can be written at ``path``."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise InvalidParameterError(
+            f"The model file must end with '.keras'. Received: {str(path)!r}. "
+            f"Use e.g. {str(path.with_suffix('.keras'))!r}."
+        )
+    if path.is_dir():
+        raise InvalidParameterError(
+            f"The model path {str(path)!r} is a directory. Give a file name ending "
+            "with '.keras'."
+        )
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidParameterError(
+            f"Cannot write the model to {str(path)!r}: {str(folder)!r} is not a writable "
+            "directory. Choose another --out."
+        )
+    return path
 
 
 @dataclass
@@ -55,7 +93,8 @@ class FittedModel:
     classes : list
         Labels in class-index order.
     threshold : float or None
-        Binary only: a row is ``threshold_class`` when its probability is >= threshold.
+        Binary only: a row is the positive class (index ``threshold_class``, the card's
+        ``pos_label``) when that class's probability is >= threshold.
     card : dict
         The model card (strategy, metrics with intervals, priors, schema, settings).
     oof_proba : ndarray or None
@@ -80,9 +119,10 @@ class FittedModel:
 
     def predict(self, X: pd.DataFrame, source: str = "the input") -> np.ndarray:
         """Labels: the tuned threshold for binary problems, the most probable class else."""
-        return self._labels(self.predict_proba(X, source))
+        return self.labels_from_proba(self.predict_proba(X, source))
 
-    def _labels(self, proba: np.ndarray) -> np.ndarray:
+    def labels_from_proba(self, proba: np.ndarray) -> np.ndarray:
+        """The labels that this model's decision rule gives these probabilities."""
         if self.threshold is None:
             codes = proba.argmax(axis=1)
         else:
@@ -94,11 +134,7 @@ class FittedModel:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write ``path`` (.keras) and its model card atomically; return the card's path."""
-        path = Path(path)
-        if path.suffix != ".keras":
-            raise InvalidParameterError(
-                f"The model file must end with '.keras'. Received: {str(path)!r}."
-            )
+        path = check_model_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         card = card_path(path)
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
@@ -149,21 +185,24 @@ def fit_best(
     X: pd.DataFrame,
     y: Any,
     *,
-    strategy: str | Strategy = "best",
-    candidates: str | Sequence[str | Strategy] = "default",
+    strategy: str | BaseStrategy = "best",
+    candidates: str | Sequence[str | BaseStrategy] = "default",
     metric: str = "pr_auc",
     objective: str = "g_mean",
     holdout: float | None = None,
     vote: int = 3,
     bag: int = 3,
+    recipe: Recipe | None = None,
     model_fn: Callable[..., Any] | None = None,
     n_splits: int = 5,
     n_repeats: int = 1,
-    seed: int = 0,
-    epochs: int = 30,
-    batch_size: int = 64,
+    seed: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    pos_label: Any = None,
     progress: Any = None,
     n_jobs: int = 1,
+    scheduler: str | None = None,
 ) -> FittedModel:
     """Choose a strategy by cross-validation, train it and tune its decision threshold.
 
@@ -181,25 +220,27 @@ def fit_best(
        see the data differently ranks rare rows more steadily than any one of them. The
        fold models also give every row an out-of-fold prediction *of a bag* (the mean of
        the B models that did not train on it), so the threshold is tuned on scores shaped
-       like the final model's. The bag costs B x (n_splits + 1) trainings per member
-       (in ``n_jobs`` worker processes when > 1); ``bag=0``: one model trained on all
-       the rows.
-    3. Binary problems: the decision threshold is tuned for ``objective`` on rows the
-       scoring models never trained on. By default (``holdout=None``) these are
-       out-of-fold predictions: every row, each scored by models that did not see it (the
-       bag's fold models; with ``bag=0`` the selection's fold model of the chosen
-       strategy), so a rare class lends all its rows to the threshold and all of them to
-       the final model. With ``holdout=0.2`` a stratified 20% is set aside first:
-       selection and training use the rest, the threshold is tuned on the final model's
-       predictions of the held-out rows, and the card reports metrics on them.
+       like the final model's. ``bag=0``: one model trained on all the rows.
+    3. Binary problems: the decision threshold on P(``pos_label``) is tuned for
+       ``objective`` on rows the scoring models never trained on. By default
+       (``holdout=None``) these are out-of-fold predictions: every row, each scored by
+       models that did not see it (the bag's fold models; with ``bag=0`` the selection's
+       fold model of the chosen strategy), so a rare class lends all its rows to the
+       threshold and all of them to the final model. With ``holdout=0.2`` a stratified 20%
+       is set aside first: selection and training use the rest, the threshold is tuned on
+       the final model's predictions of the held-out rows, and the card reports metrics
+       on them.
+
+    Every model (the selection's and the bag's) is a trial of the same runner as
+    :func:`compare`'s: ``n_jobs`` worker processes or a Dask ``scheduler`` give the serial
+    result. ``recipe`` (or ``model_fn``, ``epochs``, ``batch_size``, ``seed``) and
+    ``pos_label`` mean what they mean for :func:`compare`.
 
     Returns a :class:`FittedModel`; ``save(path)`` writes one ``.keras`` file and a JSON model
     card (strategy, cross-validated metrics with intervals, the threshold and the rows it
     was tuned on, class priors, data schema).
     """
-
-    from balanceflow._models import default_model_fn, predict_proba
-    from balanceflow.ensemble import combine_models
+    from balanceflow.metrics import METRIC_NAMES
 
     if not isinstance(X, pd.DataFrame):
         raise InvalidParameterError(
@@ -212,119 +253,81 @@ def fit_best(
             "`holdout` must be None (tune on out-of-fold predictions) or a float in "
             f"[0.05, 0.5]. Received: holdout={short_repr(holdout)}."
         )
-    if not isinstance(vote, int) or isinstance(vote, bool) or vote < 1:
-        raise InvalidParameterError(
-            "`vote` must be an int >= 1 (1: no vote of the best strategies). "
-            f"Received: vote={short_repr(vote)}."
-        )
+    vote = check_int(vote, "vote")
     bag = check_int(bag, "bag", minimum=0)
-    labels = check_targets(y)
-    check_consistent_length(X, labels)
-    codes, classes = encode_labels(labels)
-    counts = np.bincount(codes)
-    rows = np.arange(len(codes))
-    if holdout is None:
-        train_idx, hold_idx = rows, None
-    else:
-        if counts.min() * holdout < 2 or counts.min() * (1 - holdout) < n_splits:
-            raise DataError(
-                f"The smallest class has {counts.min()} rows: too few to keep a held-out "
-                f"share of {holdout} (at least 2 rows) and {n_splits} folds on the rest. "
-                "Use holdout=None to tune the threshold on out-of-fold predictions."
-            )
-        train_idx, hold_idx = train_test_split(
-            rows,
-            test_size=holdout,
-            stratify=codes,
-            random_state=derive_seed(seed, "holdout"),
+    if metric not in METRIC_NAMES:
+        raise InvalidParameterError(
+            f"Unknown `metric`. Received: metric={short_repr(metric)}. Use one of "
+            f"{list(METRIC_NAMES)}."
         )
-        train_idx, hold_idx = np.sort(train_idx), np.sort(hold_idx)
-    X_train = take_rows(X, train_idx)
-    y_train = take_rows(np.asarray(labels), train_idx)
-
+    if objective not in TUNABLE_OBJECTIVES:
+        raise InvalidParameterError(
+            f"Unknown threshold `objective`. Received: objective={short_repr(objective)}. "
+            f"Use one of {list(TUNABLE_OBJECTIVES)}."
+        )
+    recipe = resolve_recipe(
+        recipe, model_fn=model_fn, epochs=epochs, batch_size=batch_size, seed=seed
+    )
+    runner = get_runner(n_jobs, scheduler)
+    check_consistent_length(X, y)
+    target = Target.from_labels(y, pos_label)
     pool = resolve_strategies(candidates if strategy == "best" else [strategy])
+    train_idx, hold_idx = _split_holdout(target, holdout, n_splits, recipe.seed)
+    labels = check_targets(y)
+
     result = compare(
-        X_train,
-        y_train,
+        take_rows(X, train_idx),
+        take_rows(np.asarray(labels), train_idx),
         strategies=pool,
-        model_fn=model_fn,
+        recipe=recipe,
         n_splits=n_splits,
         n_repeats=n_repeats,
-        seed=seed,
-        epochs=epochs,
-        batch_size=batch_size,
+        pos_label=target.pos_label,
         progress=progress,
         n_jobs=n_jobs,
+        scheduler=scheduler,
     )
-    chosen_name = result.best(metric)
-    chosen = next(s for s in pool if s.name == chosen_name)
-    oof = result.proba[chosen_name]  # out-of-fold probabilities (the first repeat)
-    if strategy == "best" and n_repeats == 1:
-        chosen, oof = _best_vote(result, pool, chosen, metric, vote)
-        chosen_name = chosen.name
-    known = {s.name: s for s in pool}
-    members = (
-        [known.get(m) or resolve_strategies([m])[0] for m in chosen.members]
-        if chosen.is_ensemble
-        else [chosen]
-    )
+    voting = strategy == "best" and n_repeats == 1
+    chosen, oof = _select(result, pool, metric, vote if voting else 1)
+    members = chosen.leaves()
 
+    X_train = take_rows(X, train_idx)
     clean, numeric, categorical = clean_features(X_train)
     transformer = make_preprocessor(numeric, categorical).fit(clean)
     schema = TabularSchema.from_fitted(transformer, numeric, categorical)
     features = schema.transform(X_train, "the training part")
-    ytr = codes[train_idx]
-    build = model_fn if model_fn is not None else default_model_fn
-    n_classes = len(classes)
-    data = _BagData(features, ytr, build, n_classes, epochs, batch_size, seed)
-    if bag == 0:
-        models = [_train_one(data, member, None, None)[0] for member in members]
-        bag_oof = None
-    else:
-        models, bag_oof = _train_bag(data, members, result.folds, bag, n_jobs, progress)
-    if len(models) > 1:
-        final = combine_models(
-            models,
-            features.shape[1:],
-            chosen.combine if chosen.is_ensemble else "soft",
-            np.full(len(models), 1 / len(models)),
-            n_classes,
-        )
-    else:
-        final = models[0]
+    data = TrialData(features, target.codes[train_idx], target.n_classes)
+    models, bag_oof = train_final(
+        data, members, result.folds, bag, recipe, runner, progress
+    )
+    final = _combine_final(models, features.shape[1:], chosen, target.n_classes)
 
-    if hold_idx is None:
-        # Out-of-fold probabilities: row i comes from fold models that did not train on it.
-        if bag_oof is None:
-            tune_codes, tune_proba = codes, oof
-            tuned_on = "out-of-fold predictions of the cross-validation"
-        else:
-            tune_codes, tune_proba = codes, bag_oof
-            tuned_on = (
-                "out-of-fold predictions of the bag "
-                f"({bag * len(members)} models per row)"
-            )
-    else:
-        tune_codes = codes[hold_idx]
-        tune_proba = predict_proba(
-            final,
-            schema.transform(take_rows(X, hold_idx), "the held-out part"),
-            len(classes),
+    if hold_idx is not None:
+        tune_codes = target.codes[hold_idx]
+        tune_proba = predict_proba_of(
+            final, schema.transform(take_rows(X, hold_idx), "the held-out part"), target
         )
         tuned_on = "held-out rows"
-    threshold, threshold_class, tune_report = _tune_decision(
-        tune_codes, tune_proba, counts, objective
-    )
+    elif bag_oof is None:
+        # Out-of-fold probabilities: row i comes from fold models that did not train on it.
+        tune_codes, tune_proba = target.codes, oof
+        tuned_on = "out-of-fold predictions of the cross-validation"
+    else:
+        tune_codes, tune_proba = target.codes, bag_oof
+        tuned_on = (
+            f"out-of-fold predictions of the bag ({bag * len(members)} models per row)"
+        )
+    threshold, tune_report = _tune_decision(tune_codes, tune_proba, target, objective)
 
     board = result.to_dict(metric)
     card = {
         "format": "balanceflow-model-card/1",
-        "strategy": chosen_name,
-        "members": [m.name for m in members] if chosen.is_ensemble else [],
+        "strategy": chosen.name,
+        "members": [m.name for m in members] if isinstance(chosen, Ensemble) else [],
         "selection": {
             "metric": metric,
             "candidates": [s.name for s in pool],
-            "votes_of_best": vote if strategy == "best" and n_repeats == 1 else 1,
+            "votes_of_best": vote if voting else 1,
             "cross_validation": board["leaderboard"],
             "statistics": board["statistics"],
             "rows": len(train_idx),
@@ -343,12 +346,15 @@ def fit_best(
             "trained_on": "all the rows"
             + (f" and each of the {n_splits} training folds" if bag else ""),
         },
-        "classes": [c.item() if isinstance(c, np.generic) else c for c in classes],
-        "class_priors": (counts / counts.sum()).tolist(),
+        "classes": [
+            c.item() if isinstance(c, np.generic) else c for c in target.classes
+        ],
+        "class_priors": (target.counts / target.counts.sum()).tolist(),
         "decision": {
             "threshold": threshold,
-            "threshold_class_index": threshold_class,
-            "rule": "threshold on P(minority)" if threshold is not None else "argmax",
+            "threshold_class_index": target.positive,
+            "pos_label": target.pos_label,
+            "rule": "threshold on P(pos_label)" if threshold is not None else "argmax",
         },
         "schema": schema.to_dict(),
         "settings": {**result.settings, "holdout": holdout},
@@ -358,173 +364,178 @@ def fit_best(
         schema,
         card["classes"],
         threshold,
-        threshold_class,
+        target.positive,
         card,
         oof_proba=tune_proba if hold_idx is None else None,
     )
 
 
-@dataclass
-class _BagData:
-    """What every model of the final bag trains on (sent to a worker with each job)."""
-
-    features: np.ndarray
-    codes: np.ndarray
-    model_fn: Any
-    n_classes: int
-    epochs: int
-    batch_size: int
-    seed: int
-
-
-def _train_one(
-    data: _BagData,
-    member: Strategy,
-    rows: np.ndarray | None,
-    test_rows: np.ndarray | None,
-    tag: tuple = (),
-    threads: int | None = None,
-) -> tuple[Any, np.ndarray | None]:
-    """Train ``member`` on ``rows`` (None: all) from the initial weights of ``tag``, as in
-    the cross-validation (sampler, weights, loss, pipeline, callbacks); return the model
-    and its probabilities of ``test_rows``. In a worker (``threads`` set) the model comes
-    back as its weights."""
-    from balanceflow._models import ModelState, call_model_fn, predict_proba
-    from balanceflow.model_selection._trials import limit_threads
-
-    limit_threads(threads)
-    features = data.features if rows is None else data.features[rows]
-    codes = data.codes if rows is None else data.codes[rows]
-    state = ModelState(
-        call_model_fn(
-            data.model_fn,
-            features.shape[1:],
-            data.n_classes,
-            seed=derive_seed(data.seed, "final-init", *tag),
+def _split_holdout(
+    target: Target, holdout: float | None, n_splits: int, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(rows for selection and training, held-out rows or None)."""
+    rows = np.arange(len(target.codes))
+    if holdout is None:
+        return rows, None
+    smallest = target.counts.min()
+    if smallest * holdout < 2 or smallest * (1 - holdout) < n_splits:
+        raise DataError(
+            f"The smallest class has {smallest} rows: too few to keep a held-out "
+            f"share of {holdout} (at least 2 rows) and {n_splits} folds on the rest. "
+            "Use holdout=None to tune the threshold on out-of-fold predictions."
         )
+    train_idx, hold_idx = train_test_split(
+        rows,
+        test_size=holdout,
+        stratify=target.codes,
+        random_state=derive_seed(seed, "holdout"),
     )
-    model = train_strategy(
-        member,
-        state,
-        features,
-        codes,
-        seed=derive_seed(data.seed, "final", member.name, *tag),
-        epochs=data.epochs,
-        batch_size=data.batch_size,
-        n_classes=data.n_classes,
-    )
-    proba = None
-    if test_rows is not None:
-        proba = predict_proba(model, data.features[test_rows], data.n_classes)
-    return (model if threads is None else model.get_weights()), proba
+    return np.sort(train_idx), np.sort(hold_idx)
 
 
-def _train_bag(
-    data: _BagData,
-    members: list[Strategy],
-    folds: Sequence[tuple[np.ndarray, np.ndarray]],
-    bag: int,
-    n_jobs: int,
-    progress: Any,
-) -> tuple[list[Any], np.ndarray]:
-    """Train each member ``bag`` times on every training fold and on all the rows.
-
-    Returns the models and the out-of-fold probabilities of the bag: row i gets the mean
-    over the ``bag`` x members models of the fold that did not train on it. With
-    ``n_jobs`` > 1 the models train in worker processes and are rebuilt here from their
-    weights (the same initial-weights seed gives the same architecture).
-    """
-    from balanceflow._models import call_model_fn
-    from balanceflow.model_selection._backends import map_in_workers
-
-    sets = [(train, test, k) for k, (train, test) in enumerate(folds)]
-    sets.append((None, None, "all"))
-    jobs = [
-        (member, train, test, (draw, k))
-        for draw in range(bag)
-        for train, test, k in sets
-        for member in members
-    ]
-    if n_jobs == 1:
-        outputs: Any = (_train_one(data, *job) for job in jobs)
-    else:
-        outputs = map_in_workers(_train_one, [(data, *job) for job in jobs], n_jobs)
-    models: list[Any] = []
-    oof = np.zeros((len(data.codes), data.n_classes))
-    for (member, _, test_rows, tag), (model, proba) in zip(jobs, outputs):
-        if n_jobs != 1:  # a worker sent the weights: rebuild the model around them
-            weights = model
-            model = call_model_fn(
-                data.model_fn,
-                data.features.shape[1:],
-                data.n_classes,
-                seed=derive_seed(data.seed, "final-init", *tag),
-            )
-            model.set_weights(weights)
-        models.append(model)
-        if progress is not None:
-            progress(len(models), len(jobs), f"final bag · {member.name}")
-        if test_rows is not None:
-            oof[test_rows] += proba / (bag * len(members))
-    return models, oof
-
-
-def _best_vote(
-    result: Any, pool: list[Strategy], chosen: Strategy, metric: str, vote: int
-) -> tuple[Strategy, np.ndarray]:
-    """The best of ``chosen`` and the soft votes of the 2..``vote`` best single strategies,
-    by the mean ``metric`` over the cross-validation's folds, and its out-of-fold
-    probabilities. A vote is scored from its members' out-of-fold probabilities, fold by
-    fold, exactly as the leaderboard scores a strategy (one repeat)."""
-    board = result.leaderboard(metric)
+def _select(
+    result: Any, pool: list[BaseStrategy], metric: str, vote: int
+) -> tuple[BaseStrategy, np.ndarray]:
+    """The best of the compared strategies and of the soft votes of the 2..``vote`` best
+    single strategies, by the mean ``metric`` over the cross-validation's folds, and its
+    out-of-fold probabilities. A vote is scored from its members' out-of-fold
+    probabilities, fold by fold, exactly as the leaderboard scores a strategy (one
+    repeat), so it costs no training."""
     by_name = {s.name: s for s in pool}
-    singles = [
-        n
-        for n in board.index
-        if n in by_name
-        and not by_name[n].is_ensemble
-        and by_name[n].tune_threshold is None
-    ]
-    counts = result.class_counts
-    flip = len(counts) == 2 and counts[0] < counts[1]
+    best = by_name[result.best(metric)]
+    best_proba = result.proba[best.name]
+    if vote < 2:
+        return best, best_proba
+    board = result.leaderboard(metric)
+    singles = [n for n in board.index if isinstance(by_name.get(n), Strategy)]
     threshold = result.settings["threshold"]
 
     def mean_score(proba: np.ndarray) -> float:
         scores = [
-            score_fold(result.y_true[test], proba[test], threshold, flip)[metric]
+            score_fold(result.y_true[test], proba[test], threshold, result.positive)[
+                metric
+            ]
             for _, test in result.folds
         ]
         return float(np.mean(scores))
 
-    best, best_proba = chosen, result.proba[chosen.name]
     best_score = mean_score(best_proba)
     for k in range(2, min(vote, len(singles)) + 1):
-        members = tuple(singles[:k])
-        proba = np.mean([result.proba[m] for m in members], axis=0)
+        members = [by_name[n] for n in singles[:k]]
+        proba = np.mean([result.proba[m.name] for m in members], axis=0)
         score = mean_score(proba)
         if score > best_score + 1e-12:
-            name = "vote(" + "+".join(members) + ")"
-            best = Strategy(
-                name,
-                members=members,
-                combine="soft",
+            best = Ensemble(
+                "vote(" + "+".join(m.name for m in members) + ")",
+                members,
+                "soft",
                 description=f"soft vote of the {k} best strategies by {metric}",
             )
             best_score, best_proba = score, proba
     return best, best_proba
 
 
+def train_final(
+    data: TrialData,
+    members: list[Strategy],
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    bag: int,
+    recipe: Recipe,
+    runner: Runner,
+    progress: Any,
+) -> tuple[list[Any], np.ndarray | None]:
+    """The models of the final model, and the bag's out-of-fold probabilities.
+
+    ``bag=0``: each member once, on every row (no out-of-fold probabilities). Otherwise
+    each member ``bag`` times on every training fold and on all the rows; row i's
+    out-of-fold probability is the mean over the ``bag`` x members models of the fold
+    that did not train on it. Every model is a trial of ``runner``.
+    """
+    seed = recipe.seed
+    if bag == 0:
+        trials = [
+            Trial(
+                member,
+                None,
+                None,
+                derive_seed(seed, "final", member.name),
+                derive_seed(seed, "final-init"),
+                keep_model=True,
+            )
+            for member in members
+        ]
+    else:
+        sets = [(train, test, k) for k, (train, test) in enumerate(folds)]
+        sets.append((None, None, "all"))
+        trials = [
+            Trial(
+                member,
+                train,
+                test,
+                derive_seed(seed, "final", member.name, draw, k),
+                derive_seed(seed, "final-init", draw, k),
+                keep_model=True,
+            )
+            for draw in range(bag)
+            for train, test, k in sets
+            for member in members
+        ]
+    trials = [replace(t, tag=i) for i, t in enumerate(trials)]
+    results: dict[int, Any] = {}
+    for result in runner.run(data, recipe, trials):
+        results[result.tag] = result
+        if progress is not None:
+            name = trials[result.tag].strategy.name
+            progress(len(results), len(trials), f"final bag · {name}")
+    shape = data.features.shape[1:]
+    models = [
+        rebuild_model(recipe, shape, data.n_classes, t, results[t.tag].weights)
+        for t in trials
+    ]
+    if bag == 0:
+        return models, None
+    oof = np.zeros((len(data.codes), data.n_classes))
+    for trial in trials:  # in trial order, so the sums do not depend on the runner
+        if trial.score_rows is not None:
+            oof[trial.score_rows] += results[trial.tag].proba / (bag * len(members))
+    return models, oof
+
+
+def _combine_final(
+    models: list[Any],
+    input_shape: tuple[int, ...],
+    chosen: BaseStrategy,
+    n_classes: int,
+) -> Any:
+    """One Keras model: the only model, or every model joined by the chosen vote."""
+    from balanceflow.ensemble import combine_models
+
+    if len(models) == 1:
+        return models[0]
+    base = chosen.base if isinstance(chosen, Tuned) else chosen
+    method = base.combine_method if isinstance(base, Ensemble) else "soft"
+    return combine_models(
+        models, input_shape, method, np.full(len(models), 1 / len(models)), n_classes
+    )
+
+
+def predict_proba_of(model: Any, features: np.ndarray, target: Target) -> np.ndarray:
+    from balanceflow._models import predict_proba
+
+    return predict_proba(model, features, target.n_classes)
+
+
 def _tune_decision(
-    codes: np.ndarray, proba: np.ndarray, counts: np.ndarray, objective: str
-) -> tuple[float | None, int | None, Any]:
-    """Binary: the threshold on P(minority) that maximises ``objective`` on these rows, the
-    minority's class index and the metrics there. Multi-class: argmax (no threshold)."""
+    codes: np.ndarray, proba: np.ndarray, target: Target, objective: str
+) -> tuple[float | None, Any]:
+    """Binary: the threshold on P(positive) that maximises ``objective`` on these rows and
+    the metrics there. Multi-class: argmax (no threshold)."""
     from balanceflow.thresholds import TunedThreshold
 
-    if len(counts) != 2:
-        return None, None, evaluate(codes, proba)
-    positive = int(np.argmin(counts))  # the minority class
-    truth = (codes == positive).astype(int)
-    tuner = TunedThreshold(objective=objective).fit(truth, proba[:, positive])
+    if target.positive is None:
+        return None, evaluate(codes, proba)
+    truth = (codes == target.positive).astype(int)
+    scores = proba[:, target.positive]
+    tuner = TunedThreshold(objective=objective).fit(truth, scores)
     threshold = float(tuner.best_threshold_)
-    return threshold, positive, evaluate(truth, proba[:, positive], threshold=threshold)
+    return threshold, evaluate(truth, scores, threshold=threshold, pos_label=1)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from balanceflow._validation import short_repr
+from balanceflow._validation import resolve_pos_label, short_repr
 from balanceflow.exceptions import InvalidParameterError
 from balanceflow.metrics import METRIC_LABELS, METRIC_NAMES
 from balanceflow.model_selection._stats import friedman, mean_interval, wilcoxon_vs_best
@@ -37,7 +37,9 @@ class CompareResult:
         Out-of-fold class probabilities of each strategy: row ``i`` comes from the model
         that did not see row ``i``.
     settings : dict
-        ``n_splits``, ``seed``, ``epochs``, ``batch_size``, ``threshold``, ``model``.
+        ``n_splits``, ``n_repeats``, the recipe (``model``, ``epochs``, ``batch_size``,
+        ``learning_rate``, ``seed``), ``threshold`` and ``pos_label`` (the class whose
+        probability the threshold applies to; None for multi-class targets).
     """
 
     records: pd.DataFrame
@@ -49,6 +51,27 @@ class CompareResult:
     proba: dict[str, np.ndarray] = field(repr=False)
     settings: dict[str, Any]
     dataset: str | None = None
+
+    @property
+    def positive(self) -> int | None:
+        """Binary: the class index of ``settings["pos_label"]``; None for multi-class."""
+        return resolve_pos_label(
+            self.classes, self.class_counts, self.settings.get("pos_label")
+        )
+
+    def thresholds(self) -> dict[str, np.ndarray]:
+        """Binary: each strategy's decision threshold for every row of ``y_true``, the one
+        of the fold that scored it (tuned strategies tune one per fold; first repeat)."""
+        per_strategy = {}
+        first = self.records[self.records["repeat"] == 0]
+        for name in self.strategies:
+            rows = first[first["strategy"] == name]
+            per_row = np.full(len(self.y_true), self.settings["threshold"], dtype=float)
+            for fold, cut in zip(rows["fold"], rows["threshold"]):
+                if cut is not None and np.isfinite(cut):
+                    per_row[self.folds[int(fold)][1]] = cut
+            per_strategy[name] = per_row
+        return per_strategy
 
     def _check_metric(self, metric: str) -> str:
         if metric not in METRIC_NAMES:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from balanceflow._validation import check_targets, short_repr
+from balanceflow._validation import check_targets, minority_index, short_repr
 from balanceflow.exceptions import DataError, InvalidParameterError
 from balanceflow.metrics import (
     METRIC_LABELS,
@@ -331,8 +331,8 @@ def from_compare(
     ----------
     result : CompareResult
     threshold : float, dict or None
-        Binary decision threshold on the probability of the minority class (the convention
-        of ``compare``): default the result's own ``settings["threshold"]``; a float for all
+        Binary decision threshold on the probability of the result's positive class
+        (``settings["pos_label"]``, the convention of ``compare``): default the result's own ``settings["threshold"]``; a float for all
         strategies; or ``{strategy: threshold}``, where a threshold may also be an array
         with one value per row (e.g. thresholds tuned per fold).
     metric : str, default="pr_auc"
@@ -359,7 +359,9 @@ def from_compare(
     default = float(settings.get("threshold", 0.5))
     thresholds = _thresholds(threshold, strategies, default, len(codes))
     binary = n_classes == 2
-    positive = (0 if counts[0] < counts[1] else 1) if binary else int(np.argmin(counts))
+    positive = getattr(result, "positive", None)
+    if positive is None:
+        positive = minority_index(counts)
 
     rows_used, predictions = {}, {}
     for name in strategies:

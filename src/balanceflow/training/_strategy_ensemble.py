@@ -1,69 +1,43 @@
-"""Ensembles of Keras models trained on original, over- and under-sampled data."""
+"""Ensembles of Keras models, one per imbalance strategy, trained by the trial runner."""
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
 import numpy as np
 
-from balanceflow._models import call_model_fn, predict_proba
 from balanceflow._validation import (
     check_consistent_length,
+    check_int,
     derive_seed,
     encode_labels,
     short_repr,
 )
-from balanceflow.ensemble._combine import (
-    COMBINE_METHODS,
-    combine_proba,
-    fit_vote_weights,
-)
-from balanceflow.ensemble._layers import EnsembleCombiner
-from balanceflow.ensemble._members import check_member, prepare_member
+from balanceflow.ensemble import COMBINE_METHODS, combine_proba, fit_vote_weights
 from balanceflow.exceptions import DataError, InvalidParameterError, NotFittedError
+from balanceflow.strategies import Resample, Strategy, get
+from balanceflow.training._recipe import Recipe
+from balanceflow.training._runners import get_runner
+from balanceflow.training._trial import Trial, TrialData, rebuild_model
 
-__all__ = ["StrategyEnsemble", "combine_models"]
+__all__ = ["StrategyEnsemble"]
 
-
-def combine_models(
-    members: Sequence[keras.Model],
-    input_shape: tuple[int, ...],
-    method: str,
-    weights: Any,
-    n_classes: int,
-) -> keras.Model:
-    """One Keras model: ``members`` side by side, joined by an ``EnsembleCombiner``.
-
-    It outputs the combined (n, n_classes) probabilities of :func:`combine_proba`.
-    """
-    inputs = keras.Input(shape=tuple(input_shape), name="features")
-    # Each member is wrapped under its own name: members built by one model_fn share the
-    # name the user gave them, and a Keras model needs unique layer names.
-    outputs = [
-        keras.Model(member.inputs[0], member.outputs[0], name=f"member_{i}")(inputs)
-        for i, member in enumerate(members)
-    ]
-    combined = EnsembleCombiner(
-        method=method,
-        weights=[float(w) for w in np.asarray(weights).ravel()],
-        n_classes=n_classes,
-        name="combine",
-    )(outputs)
-    return keras.Model(inputs, combined, name="strategy_ensemble")
+# Keyword arguments of the former ``fit(**fit_kwargs)`` that are still accepted.
+_FIT_OPTIONS = ("epochs", "batch_size", "verbose")
 
 
 class StrategyEnsemble:
     """One Keras model per imbalance strategy, combined by vote or weighted average.
 
-    Each member is built by ``model_fn`` with the same initial weights and trained on its
-    own version of the training data: as given (``"none"``), with balanced class weights
-    (``"class_weight"``), randomly over-sampled (``"over"``) or under-sampled (``"under"``).
-    Over-sampling keeps every majority row but repeats minority rows; under-sampling sees
-    fresh minority proportions but drops majority rows; together they err differently, and
-    their vote is steadier than either.
+    Each member is built by ``model_fn`` with the same initial weights and trained with its
+    own strategy, through the same trial runner as :func:`balanceflow.compare`: any preset
+    (``"none"``, ``"class_weight"``, ``"over"``, ``"under"``, ``"focal"``,
+    ``"under_epochwise"``, ``"ldam_drw"``, ...), a :class:`~balanceflow.strategies.Strategy`,
+    or a sampler object with ``fit_resample`` (imbalanced-learn's included). Over-sampling
+    keeps every majority row but repeats minority rows; under-sampling sees fresh minority
+    proportions but drops majority rows; together they err differently, and their vote is
+    steadier than either.
 
     Parameters
     ----------
@@ -72,16 +46,16 @@ class StrategyEnsemble:
         arguments). A model returned uncompiled is compiled with Adam(1e-3) and
         cross-entropy. Binary models have one sigmoid unit (or two softmax units);
         multi-class models one softmax unit per class.
-    strategies : sequence of str or samplers, default=("none", "over", "under")
-        One member per entry: ``"none"``, ``"class_weight"``, ``"over"``, ``"under"``, or
-        any sampler object with ``fit_resample`` (imbalanced-learn's included).
+    strategies : sequence of str, Strategy or samplers, default=("none", "over", "under")
+        One member per entry (single-model strategies; an ensemble preset is not a
+        member).
     combine : {"soft", "hard", "weighted"}, default="soft"
         ``"soft"``: mean probability. ``"hard"``: majority vote of the members' labels (the
         probability is the share of votes; ties go to the larger mean probability).
         ``"weighted"``: a weighted mean whose non-negative weights, summing to 1, minimise the
         log loss on ``validation_data`` (required).
     sampling_strategy : float, str, dict or callable, default="auto"
-        Passed to the over- and under-samplers.
+        Passed to the samplers of members given as sampler objects.
     seed : int, default=0
         Seeds the initial weights (shared by all members), each sampler and each training run.
 
@@ -102,8 +76,8 @@ class StrategyEnsemble:
     >>> y = (X[:, 0] > 1.3).astype(int)                    # about 10% positives
     >>> def model_fn(input_shape, n_classes):
     ...     return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(1, "sigmoid")])
-    >>> ens = bf.ensemble.StrategyEnsemble(model_fn, combine="soft", seed=0)
-    >>> ens = ens.fit(X, y, epochs=2, verbose=0)
+    >>> ens = bf.ensemble.StrategyEnsemble(model_fn, ["none", "focal"], seed=0)
+    >>> ens = ens.fit(X, y, epochs=2)
     >>> ens.predict_proba(X).shape
     (300, 2)
     """
@@ -123,7 +97,7 @@ class StrategyEnsemble:
         self.sampling_strategy = sampling_strategy
         self.seed = seed
 
-    def _check_params(self) -> list[Any]:
+    def _members(self) -> list[Strategy]:
         if self.combine not in COMBINE_METHODS:
             raise InvalidParameterError(
                 f"Unknown `combine` method. Received: combine={short_repr(self.combine)}. "
@@ -134,7 +108,21 @@ class StrategyEnsemble:
                 "`strategies` must be a non-empty list of member strategies, e.g. "
                 f"['none', 'over', 'under']. Received: strategies={short_repr(self.strategies)}."
             )
-        return [check_member(s) for s in self.strategies]
+        members = []
+        for item in self.strategies:
+            if hasattr(item, "fit_resample"):
+                item = Strategy(
+                    type(item).__name__, [Resample(item, self.sampling_strategy)]
+                )
+            strategy = get(item)
+            if not isinstance(strategy, Strategy):
+                raise InvalidParameterError(
+                    f"Ensemble members are single-model strategies; {strategy.name!r} is "
+                    f"a {type(strategy).__name__}. Received: strategies="
+                    f"{short_repr(self.strategies)}."
+                )
+            members.append(strategy)
+        return members
 
     def fit(
         self,
@@ -142,7 +130,9 @@ class StrategyEnsemble:
         y: Any,
         *,
         validation_data: tuple[Any, Any] | None = None,
-        **fit_kwargs: Any,
+        n_jobs: int = 1,
+        scheduler: str | None = None,
+        **fit_options: Any,
     ) -> StrategyEnsemble:
         """Train one member per strategy.
 
@@ -153,26 +143,31 @@ class StrategyEnsemble:
         y : array-like of shape (n_samples,)
             Class labels (any type; encoded in sorted order, see ``classes_``).
         validation_data : (X_val, y_val), optional
-            Passed to every member's ``fit``; ``combine="weighted"`` fits its weights on it.
-        **fit_kwargs
-            Passed to every member's ``model.fit`` (``epochs``, ``batch_size``,
-            ``callbacks``, ``verbose``...).
+            ``combine="weighted"`` fits its weights on these rows (members never train on
+            them).
+        n_jobs, scheduler
+            Train the members in worker processes or on a Dask cluster (see
+            :func:`balanceflow.training.get_runner`); ``model_fn`` must then be a
+            module-level function.
+        epochs : int, default=30
+        batch_size : int, default=64
+        verbose : int, optional
+            Accepted for compatibility; members train silently.
         """
-        strategies = self._check_params()
-        if (
-            not isinstance(self.seed, numbers.Integral)
-            or isinstance(self.seed, bool)
-            or self.seed < 0
-        ):
+        members = self._members()
+        unknown = sorted(set(fit_options) - set(_FIT_OPTIONS))
+        if unknown:
             raise InvalidParameterError(
-                f"`seed` must be a non-negative int. Received: seed={short_repr(self.seed)}."
+                f"StrategyEnsemble.fit() does not take {unknown}: members train through "
+                f"balanceflow's trial runner, which takes {list(_FIT_OPTIONS)}."
             )
-        for reserved in ("class_weight", "x", "y", "validation_data"):
-            if reserved in fit_kwargs:
-                raise InvalidParameterError(
-                    f"`{reserved}` cannot be passed through fit_kwargs: the ensemble sets it for "
-                    "each member. Add 'class_weight' to `strategies` for a weighted member."
-                )
+        check_int(self.seed, "seed", minimum=0)
+        recipe = Recipe(
+            model_fn=self.model_fn,
+            epochs=fit_options.get("epochs", 30),
+            batch_size=fit_options.get("batch_size", 64),
+            seed=self.seed,
+        )
         if self.combine == "weighted" and validation_data is None:
             raise InvalidParameterError(
                 "combine='weighted' fits the member weights on held-out rows: pass "
@@ -187,30 +182,36 @@ class StrategyEnsemble:
             )
         self.classes_ = classes
         self.n_classes_ = len(classes)
-        X = np.asarray(X)
+        X = np.asarray(X, dtype=np.float32)
         self.input_shape_ = tuple(X.shape[1:])
         val = None
         if validation_data is not None:
             X_val, y_val = validation_data
             val = (np.asarray(X_val), self._encode(y_val, name="validation_data[1]"))
-        self.members_ = []
-        for i, strategy in enumerate(strategies):
-            name = strategy if isinstance(strategy, str) else type(strategy).__name__
-            member_seed = derive_seed(self.seed, "member", i, name)
-            X_m, y_m, extra = prepare_member(
+        data = TrialData(features=X, codes=codes, n_classes=self.n_classes_)
+        trials = [
+            Trial(
                 strategy,
-                X,
-                codes,
-                sampling_strategy=self.sampling_strategy,
-                seed=member_seed,
+                train_rows=None,
+                score_rows=None,
+                seed=derive_seed(self.seed, "member", i, strategy.name),
+                init_seed=self.seed,  # the same initial weights for every member
+                keep_model=True,
+                tag=i,
             )
-            # The same initial weights for every member.
-            model = call_model_fn(
-                self.model_fn, self.input_shape_, self.n_classes_, seed=self.seed
+            for i, strategy in enumerate(members)
+        ]
+        models: dict[int, Any] = {}
+        for result in get_runner(n_jobs, scheduler).run(data, recipe, trials):
+            models[result.tag] = rebuild_model(
+                recipe,
+                self.input_shape_,
+                self.n_classes_,
+                trials[result.tag],
+                result.weights,
             )
-            keras.utils.set_random_seed(member_seed)
-            model.fit(X_m, y_m, validation_data=val, **extra, **fit_kwargs)
-            self.members_.append(model)
+        self.members_ = [models[i] for i in range(len(trials))]
+        self.strategies_ = members
         if self.combine == "weighted":
             self.weights_ = fit_vote_weights(self.member_proba(val[0]), val[1])
         else:
@@ -236,6 +237,8 @@ class StrategyEnsemble:
 
     def member_proba(self, X: Any) -> np.ndarray:
         """Class probabilities of every member: shape (n_members, n_samples, n_classes)."""
+        from balanceflow._models import predict_proba
+
         self._check_fitted()
         X = np.asarray(X)
         return np.stack([predict_proba(m, X, self.n_classes_) for m in self.members_])
@@ -249,11 +252,13 @@ class StrategyEnsemble:
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
 
-    def to_keras(self) -> keras.Model:
+    def to_keras(self) -> Any:
         """One Keras model: the members side by side, joined by an ``EnsembleCombiner``.
 
         It outputs the combined (n, n_classes) probabilities, equal to ``predict_proba``.
         """
+        from balanceflow.ensemble import combine_models
+
         self._check_fitted()
         return combine_models(
             self.members_,

@@ -1,0 +1,306 @@
+"""The parts a strategy is made of: each one changes one thing about how a model trains.
+
+A part is a small frozen object with one method, ``apply(setup) -> setup``: it receives
+the :class:`TrainingSetup` of a trial (the training rows, the class weights, the loss, the
+callbacks, how rows are fed) and returns it with its one change. A strategy applies its
+parts in order, so a preset is nothing but a list of parts; the trial runner
+(:mod:`balanceflow.training`) never asks which parts a strategy has.
+
+>>> from balanceflow.strategies import Strategy, Resample, ClassWeights
+>>> Strategy("over_weighted", parts=[Resample("over"), ClassWeights("balanced")])
+Strategy('over_weighted', parts=(Resample('over'), ClassWeights('balanced')))
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any, ClassVar
+
+import numpy as np
+
+from balanceflow._validation import derive_seed, did_you_mean, short_repr
+from balanceflow.exceptions import InvalidParameterError
+from balanceflow.sampling import SAMPLERS, get_sampler
+from balanceflow.weights import CLASS_WEIGHT_METHODS, class_weight
+
+__all__ = [
+    "PARTS",
+    "ClassWeights",
+    "CountsLoss",
+    "DeferredReweighting",
+    "EpochwiseBalance",
+    "Part",
+    "Resample",
+    "TrainingSetup",
+    "part_from_config",
+]
+
+#: The epoch-wise balanced pipelines of :func:`balanceflow.data.balanced_dataset`.
+PIPELINES = ("under", "over", "interpolate")
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """How one trial trains: what the parts of its strategy change, step by step.
+
+    Attributes
+    ----------
+    X, y
+        The training rows (``y`` holds class indices).
+    n_classes, epochs, batch_size : int
+    seed : int
+        The trial's seed (samplers derive theirs from it).
+    class_weight : dict, optional
+        Passed to ``model.fit``.
+    loss : keras.losses.Loss, optional
+        Compiled into the model instead of its own loss.
+    callbacks : tuple
+        Passed to ``model.fit``.
+    pipeline : dict, optional
+        Keyword arguments of :func:`balanceflow.data.balanced_dataset`: the rows are fed as a
+        fresh balanced draw every epoch instead of every row once per epoch.
+    """
+
+    X: Any = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    n_classes: int
+    epochs: int
+    batch_size: int
+    seed: int
+    class_weight: dict[int, float] | None = None
+    loss: Any = None
+    callbacks: tuple[Any, ...] = ()
+    pipeline: dict[str, Any] | None = None
+
+    @property
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.y, minlength=self.n_classes)
+
+
+class Part:
+    """Base of the strategy parts: a config round trip and one ``apply`` step."""
+
+    #: The name of the part in a config (``{"part": KIND, ...}``).
+    kind: ClassVar[str] = ""
+
+    def apply(self, setup: TrainingSetup) -> TrainingSetup:  # pragma: no cover
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments: ``type(part).from_config(part.get_config())``
+        rebuilds an equal part."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Part:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        shown = [
+            repr(getattr(self, f.name))
+            for i, f in enumerate(fields(self))  # type: ignore[arg-type]
+            if i == 0 or getattr(self, f.name) != _default(f)
+        ]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def _default(f: Any) -> Any:
+    return f.default_factory() if f.default_factory is not MISSING else f.default
+
+
+def _sampler_name(sampler: Any) -> str:
+    return sampler if isinstance(sampler, str) else type(sampler).__name__
+
+
+@dataclass(frozen=True, repr=False)
+class Resample(Part):
+    """Resample the training rows once, before training (never validation or test rows).
+
+    Parameters
+    ----------
+    sampler : {"over", "under", "interpolate"} or a sampler object
+        A balanceflow sampler name, or any object with ``fit_resample`` (imbalanced-learn's
+        included). Its seed is derived from the trial's seed and the sampler's name.
+    sampling_strategy : float, str, dict or callable, default="auto"
+        Passed to the sampler (ignored by a sampler object, which has its own).
+    """
+
+    sampler: Any
+    sampling_strategy: Any = "auto"
+    kind: ClassVar[str] = "resample"
+
+    def __post_init__(self) -> None:
+        if not hasattr(self.sampler, "fit_resample") and self.sampler not in SAMPLERS:
+            raise InvalidParameterError(
+                f"Unknown `sampler`. Received: sampler={short_repr(self.sampler)}. Use one of "
+                f"{list(SAMPLERS)} or an object with fit_resample(X, y)."
+                f"{did_you_mean(self.sampler, SAMPLERS)}"
+            )
+
+    def apply(self, setup: TrainingSetup) -> TrainingSetup:
+        name = _sampler_name(self.sampler)
+        sampler = get_sampler(
+            self.sampler,
+            sampling_strategy=self.sampling_strategy,
+            seed=derive_seed(setup.seed, "sampler", name),
+        )
+        X, y = sampler.fit_resample(setup.X, setup.y)
+        return replace(setup, X=X, y=np.asarray(y))
+
+
+@dataclass(frozen=True, repr=False)
+class ClassWeights(Part):
+    """Class weights from the training rows' counts (:func:`balanceflow.class_weight`),
+    passed to ``model.fit``."""
+
+    method: str = "balanced"
+    kind: ClassVar[str] = "class_weights"
+
+    def __post_init__(self) -> None:
+        if self.method not in CLASS_WEIGHT_METHODS:
+            raise InvalidParameterError(
+                "Unknown `class_weight` method. Received: "
+                f"class_weight={short_repr(self.method)}. Use one of "
+                f"{list(CLASS_WEIGHT_METHODS)}.{did_you_mean(self.method, CLASS_WEIGHT_METHODS)}"
+            )
+
+    def apply(self, setup: TrainingSetup) -> TrainingSetup:
+        return replace(setup, class_weight=class_weight(setup.y, method=self.method))
+
+
+@dataclass(frozen=True, repr=False)
+class CountsLoss(Part):
+    """Compile the model with a :func:`balanceflow.losses.get` loss, built afresh from the
+    training rows: a loss that takes ``class_counts`` or ``class_priors`` gets them from the
+    rows (unless ``options`` fix them).
+
+    Parameters
+    ----------
+    name : str
+        A loss name such as ``"focal"``, ``"ldam"`` or ``"logit_adjusted"``.
+    options : dict, optional
+        Further constructor arguments (e.g. ``{"gamma": 2.0}``).
+    """
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    kind: ClassVar[str] = "loss"
+
+    def __post_init__(self) -> None:
+        # The name itself is checked where the loss is built (that imports Keras).
+        if not isinstance(self.name, str) or not self.name:
+            raise InvalidParameterError(
+                "`loss` must be a loss name such as 'focal'. Received: "
+                f"loss={short_repr(self.name)}."
+            )
+        if not isinstance(self.options, dict):
+            raise InvalidParameterError(
+                "`loss_options` must be a dict of the loss's constructor arguments. "
+                f"Received: loss_options={short_repr(self.options)}."
+            )
+
+    def build(self, counts: np.ndarray) -> Any:
+        """The loss for training rows with these class counts."""
+        from balanceflow.losses import get, loss_class
+
+        options = dict(self.options)
+        parameters = inspect.signature(loss_class(self.name).__init__).parameters
+        if "class_counts" in parameters:
+            options.setdefault("class_counts", counts.tolist())
+        if "class_priors" in parameters:
+            options.setdefault("class_priors", (counts / counts.sum()).tolist())
+        return get(self.name, **options)
+
+    def apply(self, setup: TrainingSetup) -> TrainingSetup:
+        return replace(setup, loss=self.build(setup.class_counts))
+
+
+@dataclass(frozen=True, repr=False)
+class DeferredReweighting(Part):
+    """Switch on class-balanced weights after ``start`` of the epochs
+    (:class:`balanceflow.callbacks.DeferredReweighting`; Cao et al.'s DRW uses 0.8)."""
+
+    start: float = 0.8
+    kind: ClassVar[str] = "deferred_reweighting"
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.start, bool)
+            or not isinstance(self.start, (int, float))
+            or not 0.0 <= self.start < 1
+        ):
+            raise InvalidParameterError(
+                "`deferred_reweighting` is the share of epochs before re-weighting, in "
+                f"[0, 1). Received: deferred_reweighting={short_repr(self.start)}."
+            )
+
+    def apply(self, setup: TrainingSetup) -> TrainingSetup:
+        from balanceflow.callbacks import DeferredReweighting as Callback
+
+        callback = Callback(setup.class_counts, round(self.start * setup.epochs))
+        return replace(setup, callbacks=(*setup.callbacks, callback))
+
+
+@dataclass(frozen=True, repr=False)
+class EpochwiseBalance(Part):
+    """Feed a fresh balanced draw every epoch (:func:`balanceflow.data.balanced_dataset`,
+    no copy of the data) instead of every row once per epoch.
+
+    Parameters
+    ----------
+    method : {"under", "over", "interpolate"}
+    sampling_strategy : float, str, dict or callable, default="auto"
+    options : dict, optional
+        Further arguments of ``balanced_dataset`` (e.g. ``{"draws_per_epoch": 4}``).
+    """
+
+    method: str
+    sampling_strategy: Any = "auto"
+    options: dict[str, Any] = field(default_factory=dict)
+    kind: ClassVar[str] = "epochwise"
+
+    def __post_init__(self) -> None:
+        if self.method not in PIPELINES:
+            raise InvalidParameterError(
+                f"Unknown `pipeline`. Received: pipeline={short_repr(self.method)}. Use one "
+                f"of {list(PIPELINES)}.{did_you_mean(self.method, PIPELINES)}"
+            )
+
+    def apply(self, setup: TrainingSetup) -> TrainingSetup:
+        pipeline = {
+            "method": self.method,
+            "sampling_strategy": self.sampling_strategy,
+            **self.options,
+        }
+        return replace(setup, pipeline=pipeline)
+
+
+#: Every part, by its config name.
+PARTS: dict[str, type[Part]] = {
+    cls.kind: cls
+    for cls in (
+        Resample,
+        ClassWeights,
+        CountsLoss,
+        DeferredReweighting,
+        EpochwiseBalance,
+    )
+}
+
+
+def part_config(part: Part) -> dict[str, Any]:
+    """``{"part": KIND, **arguments}``: a part as plain data."""
+    return {"part": part.kind, **part.get_config()}
+
+
+def part_from_config(config: dict[str, Any]) -> Part:
+    """The part that :func:`part_config` described."""
+    options = dict(config)
+    kind = options.pop("part", None)
+    if kind not in PARTS:
+        raise InvalidParameterError(
+            f"Unknown strategy part. Received: part={short_repr(kind)}. Use one of "
+            f"{list(PARTS)}.{did_you_mean(kind, PARTS)}"
+        )
+    return PARTS[kind].from_config(options)

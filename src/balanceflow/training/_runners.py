@@ -1,0 +1,193 @@
+"""Where trials run: in this process, in worker processes, or on a Dask cluster.
+
+Every runner has one method, ``run(data, recipe, trials)``, which yields each trial's
+:class:`~balanceflow.training.TrialResult` as soon as it is done (in any order: the
+result's ``tag`` says which trial it is). All of them call the same
+:func:`~balanceflow.training.run_trial`, so they give the same results.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from balanceflow._validation import short_repr
+from balanceflow.exceptions import BalanceflowError, InvalidParameterError
+from balanceflow.training._trial import (
+    Trial,
+    TrialData,
+    TrialResult,
+    clear_cache,
+    run_trial,
+)
+
+__all__ = [
+    "DaskRunner",
+    "ProcessRunner",
+    "Runner",
+    "SerialRunner",
+    "check_n_jobs",
+    "get_runner",
+    "map_in_workers",
+]
+
+
+class Runner:
+    """Base of the runners: ``run(data, recipe, trials)`` yields results as they finish."""
+
+    def run(
+        self, data: TrialData, recipe: Any, trials: Sequence[Trial]
+    ) -> Iterator[TrialResult]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class SerialRunner(Runner):
+    """Every trial in this process, in order (trials of one fold reuse its preprocessing
+    and initial weights)."""
+
+    def run(
+        self, data: TrialData, recipe: Any, trials: Sequence[Trial]
+    ) -> Iterator[TrialResult]:
+        try:
+            for trial in trials:
+                yield run_trial(data, recipe, trial)
+        finally:
+            clear_cache()
+
+    def __repr__(self) -> str:
+        return "SerialRunner()"
+
+
+class ProcessRunner(Runner):
+    """Trials in ``n_jobs`` joblib worker processes (-1: one per core), each with its
+    TensorFlow threads capped so the workers share the cores. Workers get one trial at a
+    time, so they share the work evenly, and keep their last fold's preprocessing and
+    initial weights for the next trial of it."""
+
+    def __init__(self, n_jobs: int = -1):
+        self.n_jobs = check_n_jobs(n_jobs)
+
+    def run(
+        self, data: TrialData, recipe: Any, trials: Sequence[Trial]
+    ) -> Iterator[TrialResult]:
+        if len(trials) <= 1:  # not worth starting a worker
+            yield from SerialRunner().run(data, recipe, trials)
+            return
+        yield from map_in_workers(
+            run_trial,
+            [(data, recipe, trial) for trial in trials],
+            self.n_jobs,
+            ordered=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"ProcessRunner(n_jobs={self.n_jobs})"
+
+
+class DaskRunner(Runner):
+    """Trials on the workers of an existing Dask distributed scheduler
+    (``tcp://host:port``; needs ``balanceflow[dask]``). Thread limits are left to the
+    cluster's own worker settings."""
+
+    def __init__(self, scheduler: str):
+        self.scheduler = check_scheduler(scheduler)
+
+    def run(
+        self, data: TrialData, recipe: Any, trials: Sequence[Trial]
+    ) -> Iterator[TrialResult]:
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise InvalidParameterError(
+                "Running on a Dask cluster needs the 'distributed' package: "
+                "pip install 'balanceflow[dask]'."
+            ) from None
+        try:
+            client = Client(self.scheduler, timeout="5s")
+        except (OSError, TimeoutError) as err:
+            raise BalanceflowError(
+                f"Could not reach the Dask scheduler at {short_repr(self.scheduler)} "
+                f"within 5 s ({type(err).__name__}). Check the address and that the "
+                "scheduler is running."
+            ) from None
+        try:
+            shared = client.scatter([data, recipe], broadcast=True)
+            futures = [
+                client.submit(run_trial, *shared, trial, pure=False) for trial in trials
+            ]
+            for future in as_completed(futures):
+                yield future.result()
+            client.run(clear_cache)  # the workers outlive this run: free their fold
+        finally:
+            client.close()
+
+    def __repr__(self) -> str:
+        return f"DaskRunner({self.scheduler!r})"
+
+
+def check_n_jobs(n_jobs: Any) -> int:
+    """``n_jobs`` as a positive int or -1, or an error naming it."""
+    if (
+        isinstance(n_jobs, bool)
+        or not isinstance(n_jobs, int)
+        or not (n_jobs >= 1 or n_jobs == -1)
+    ):
+        raise InvalidParameterError(
+            "`n_jobs` must be a positive int, or -1 for one worker per core. "
+            f"Received: n_jobs={short_repr(n_jobs)}."
+        )
+    return int(n_jobs)
+
+
+_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+(:\d+)?/?$")
+
+
+def check_scheduler(scheduler: Any) -> str:
+    """A Dask scheduler address such as ``tcp://127.0.0.1:8786``, or an error naming it."""
+    if not isinstance(scheduler, str) or not _ADDRESS.match(scheduler):
+        raise InvalidParameterError(
+            "`scheduler` must be a Dask scheduler address such as tcp://127.0.0.1:8786. "
+            f"Received: scheduler={short_repr(scheduler)}."
+        )
+    return scheduler
+
+
+def get_runner(n_jobs: int = 1, scheduler: str | None = None) -> Runner:
+    """The runner for ``n_jobs`` worker processes, or for a Dask ``scheduler``."""
+    n_jobs = check_n_jobs(n_jobs)
+    if scheduler is not None:
+        if n_jobs != 1:
+            raise InvalidParameterError(
+                "Give `n_jobs` (local worker processes) or `scheduler` (a Dask cluster), "
+                f"not both. Received: n_jobs={n_jobs}, scheduler={short_repr(scheduler)}."
+            )
+        return DaskRunner(scheduler)
+    return SerialRunner() if n_jobs == 1 else ProcessRunner(n_jobs)
+
+
+def _threads_per_worker(n_workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, n_workers))
+
+
+def map_in_workers(
+    function: Any, arguments: list[tuple], n_jobs: int, *, ordered: bool = True
+) -> Iterator[Any]:
+    """``function(*args, threads)`` for each ``args`` in joblib worker processes.
+
+    ``threads`` is each worker's share of the cores, for ``function`` to cap TensorFlow's
+    thread pools with. Results come in the order of ``arguments``, or as they finish with
+    ``ordered=False``. joblib keeps its workers for the next call, so a second map in the
+    same run finds TensorFlow already started.
+    """
+    from joblib import Parallel, delayed
+
+    workers = min(n_jobs, len(arguments)) if n_jobs > 0 else (os.cpu_count() or 1)
+    threads = _threads_per_worker(workers)
+    parallel = Parallel(
+        n_jobs=workers,
+        backend="loky",
+        return_as="generator" if ordered else "generator_unordered",
+    )
+    yield from parallel(delayed(function)(*args, threads) for args in arguments)

@@ -1,0 +1,282 @@
+"""A trial, and the one function that trains it.
+
+A trial is (strategy, training rows, scored rows, seeds) over a shared :class:`TrialData`,
+trained with a :class:`~balanceflow.training.Recipe`. ``compare``'s folds, ``fit_best``'s
+selection and bag, and ``StrategyEnsemble``'s members are all lists of trials; every runner
+(serial, worker processes, Dask) calls :func:`run_trial` on each, so a trial's result
+depends only on the trial, never on where or after what it ran.
+
+The flow of one trial::
+
+    run_trial(data, recipe, trial)
+      frame_arrays    preprocessing fit on the frame's rows (cached per frame)
+      initial_state   the model built from trial.init_seed (cached per frame and seed)
+      train_model     setup = TrainingSetup(rows); setup = part.apply(setup) for each part;
+                      compile setup.loss; fit_arrays(...) or model.fit(balanced_dataset(...))
+      predict_proba   the scored rows
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from balanceflow._validation import take_rows
+from balanceflow.strategies import Strategy, TrainingSetup
+
+__all__ = [
+    "Trial",
+    "TrialData",
+    "TrialResult",
+    "clear_cache",
+    "rebuild_model",
+    "run_trial",
+    "train_model",
+]
+
+
+@dataclass
+class TrialData:
+    """The rows every trial of a run draws from (sent once to each worker).
+
+    Attributes
+    ----------
+    features : DataFrame or array
+        All rows, before preprocessing.
+    codes : ndarray of int
+        Class indices of the rows.
+    n_classes : int
+    transformer : scikit-learn transformer, optional
+        Cloned and fit on each frame's rows; None: ``features`` are used as float32.
+    frames : dict
+        Frame key -> the rows the transformer is fit on (the training rows of a fold).
+    """
+
+    features: Any
+    codes: np.ndarray
+    n_classes: int
+    transformer: Any = None
+    frames: dict[Hashable, np.ndarray] = field(default_factory=dict)
+    # Identifies this run in a worker's cache.
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One model to train.
+
+    Attributes
+    ----------
+    strategy : Strategy
+        A single-model strategy (an ensemble's leaves are separate trials).
+    train_rows : ndarray, optional
+        Rows it trains on (None: every row).
+    score_rows : ndarray, optional
+        Rows whose probabilities come back (None: none).
+    seed : int
+        Seeds the strategy's samplers, pipelines and the training run.
+    init_seed : int
+        Seeds the model's initial weights (trials with the same one start alike).
+    frame : hashable, default=None
+        Which preprocessing the rows go through (a key of ``TrialData.frames``); None:
+        the transformer fit on every row, or no transformer.
+    keep_model : bool, default=False
+        Return the trained weights (to rebuild the model with :func:`rebuild_model`).
+    tag : any
+        The driver's label of the trial, returned with its result.
+    """
+
+    strategy: Strategy
+    train_rows: np.ndarray | None = field(repr=False)
+    score_rows: np.ndarray | None = field(repr=False)
+    seed: int
+    init_seed: int
+    frame: Hashable = None
+    keep_model: bool = False
+    tag: Any = None
+
+
+@dataclass
+class TrialResult:
+    """What a trained trial sends back: its scored rows' probabilities, its weights when
+    asked (``keep_model``), and the seconds it trained for."""
+
+    tag: Any
+    proba: np.ndarray | None
+    weights: list[np.ndarray] | None
+    fit_seconds: float
+
+
+def limit_threads(threads: int | None) -> None:
+    """In a worker process: cap TensorFlow's thread pools, then start it quietly."""
+    if not threads:
+        return
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from balanceflow._quiet import import_keras_quietly
+
+    import_keras_quietly()
+
+
+def train_model(
+    strategy: Strategy,
+    state: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int,
+    recipe: Any,
+    n_classes: int,
+) -> Any:
+    """Train ``strategy`` from the snapshot ``state`` on ``(X, y)``; return the model.
+
+    The strategy's parts turn the rows into a :class:`TrainingSetup`, one change each;
+    then the model is compiled with the setup's loss (if any) and fit: on a balanced
+    ``tf.data`` pipeline when the setup has one, else every row once per epoch.
+    """
+    import keras
+
+    setup = TrainingSetup(
+        X=X,
+        y=y,
+        n_classes=n_classes,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        seed=seed,
+    )
+    for part in strategy.parts:
+        setup = part.apply(setup)
+    model = state.restore(loss=setup.loss)
+    keras.utils.set_random_seed(seed)
+    if setup.pipeline is not None:
+        from balanceflow.data import balanced_dataset
+
+        dataset = balanced_dataset(
+            setup.X,
+            setup.y,
+            batch_size=setup.batch_size,
+            seed=seed,
+            classes=np.arange(n_classes),
+            **setup.pipeline,
+        )
+        # The pipeline shuffles within its draws; Keras must not try to shuffle a dataset.
+        model.fit(
+            dataset,
+            epochs=setup.epochs,
+            verbose=0,
+            callbacks=list(setup.callbacks),
+            shuffle=False,
+            class_weight=setup.class_weight,
+        )
+    else:
+        from balanceflow._models import fit_arrays
+
+        fit_arrays(
+            model,
+            setup.X,
+            setup.y,
+            epochs=setup.epochs,
+            batch_size=setup.batch_size,
+            seed=seed,
+            callbacks=list(setup.callbacks),
+            class_weight=setup.class_weight,
+        )
+    return model
+
+
+# TensorFlow's global seed is shared by the threads of a process: trials take turns (a
+# Dask worker with several threads runs one balanceflow trial at a time).
+_RUN_LOCK = threading.Lock()
+
+# The last frame's arrays and the last initial model prepared in this process: the
+# trials of one fold, sent one by one to a worker, reuse them.
+_CACHE: dict[str, Any] = {}
+
+
+def clear_cache() -> None:
+    """Drop the cached frame and model once a run is over."""
+    _CACHE.clear()
+
+
+def run_trial(
+    data: TrialData, recipe: Any, trial: Trial, threads: int | None = None
+) -> TrialResult:
+    """Train one trial and return its result (the one function every runner calls).
+
+    ``threads``: in a worker process, its share of the cores for TensorFlow.
+    """
+    from balanceflow._models import predict_proba
+
+    limit_threads(threads)
+    with _RUN_LOCK:
+        start = time.perf_counter()
+        X = _frame_arrays(data, trial.frame)
+        state = _initial_state(data, recipe, trial, X)
+        rows = trial.train_rows
+        model = train_model(
+            trial.strategy,
+            state,
+            X if rows is None else X[rows],
+            data.codes if rows is None else data.codes[rows],
+            seed=trial.seed,
+            recipe=recipe,
+            n_classes=data.n_classes,
+        )
+        proba = None
+        if trial.score_rows is not None:
+            proba = predict_proba(model, X[trial.score_rows], data.n_classes)
+        weights = model.get_weights() if trial.keep_model else None
+        return TrialResult(trial.tag, proba, weights, time.perf_counter() - start)
+
+
+def _frame_arrays(data: TrialData, frame: Hashable) -> np.ndarray:
+    """Every row as float32, through the transformer fit on the frame's rows."""
+    key = (data.token, frame)
+    if _CACHE.get("frame_key") == key:
+        return _CACHE["frame"]
+    _CACHE.clear()
+    if data.transformer is None:
+        X = np.asarray(data.features, dtype=np.float32)
+    else:
+        fit_rows = data.frames.get(frame)
+        fitted = clone(data.transformer).fit(
+            data.features if fit_rows is None else take_rows(data.features, fit_rows)
+        )
+        X = np.asarray(fitted.transform(data.features), dtype=np.float32)
+    _CACHE.update(frame_key=key, frame=X)
+    return X
+
+
+def _initial_state(data: TrialData, recipe: Any, trial: Trial, X: np.ndarray) -> Any:
+    """The snapshot of the model built from ``trial.init_seed`` (a fresh optimizer)."""
+    from balanceflow._models import ModelState
+
+    key = (data.token, trial.frame, trial.init_seed)
+    if _CACHE.get("state_key") != key:
+        model = recipe.build(X.shape[1:], data.n_classes, seed=trial.init_seed)
+        _CACHE.update(state_key=key, state=ModelState(model))
+    return _CACHE["state"]
+
+
+def rebuild_model(
+    recipe: Any,
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    trial: Trial,
+    weights: list[np.ndarray],
+) -> Any:
+    """The trained model of a ``keep_model`` trial, rebuilt around its weights (the same
+    initial-weights seed gives the same architecture)."""
+    model = recipe.build(input_shape, n_classes, seed=trial.init_seed)
+    model.set_weights(weights)
+    return model
