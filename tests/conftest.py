@@ -32,3 +32,31 @@ def binary_data():
     X = rng.normal(size=(300, 4)).astype("float32")
     y = (X[:, 0] + 0.3 * rng.normal(size=300) > 1.2).astype(int)
     return X, y
+
+
+@pytest.fixture
+def run_script(tmp_path):
+    """Run a script in a fresh Python process; return the words of its RESULT line.
+
+    For checks that need a process of their own: worker pools, Dask clusters, or a parent
+    that must not start TensorFlow.
+    """
+    import subprocess
+    import sys
+    import textwrap
+
+    def run(body: str, timeout: int = 300) -> list[str]:
+        path = tmp_path / "check.py"
+        path.write_text(textwrap.dedent(body))
+        out = subprocess.run(
+            [sys.executable, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        line = [x for x in out.stdout.splitlines() if x.startswith("RESULT")]
+        assert line, out.stderr[-3000:]
+        return line[0].split()[1:]
+
+    return run

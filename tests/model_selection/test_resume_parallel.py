@@ -82,27 +82,10 @@ def test_torn_last_line_is_ignored_and_repaired(tmp_path):
     _boards_equal(first, again)
 
 
-def _run_script(tmp_path, body: str) -> list[str]:
-    """Run ``body`` in a fresh process; return the words of its RESULT line."""
-    path = tmp_path / "check.py"
-    path.write_text(textwrap.dedent(body))
-    out = subprocess.run(
-        [sys.executable, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT")]
-    assert line, out.stderr[-2000:]
-    return line[0].split()[1:]
-
-
-def test_n_jobs_2_matches_serial_and_leaves_tensorflow_to_the_workers(tmp_path):
+def test_n_jobs_2_matches_serial_and_leaves_tensorflow_to_the_workers(run_script):
     """Check, in a fresh process, that --n-jobs 2 gives the serial run's probabilities and
     leaderboard, and that the parent process never started TensorFlow (the workers did)."""
-    tf_in_parent, diff, same, trials = _run_script(
-        tmp_path,
+    tf_in_parent, diff, same, trials = run_script(
         f"""
         import sys, numpy as np, balanceflow as bf
         if __name__ == "__main__":
@@ -121,13 +104,12 @@ def test_n_jobs_2_matches_serial_and_leaves_tensorflow_to_the_workers(tmp_path):
     assert int(trials) == TRIALS
 
 
-def test_dask_local_cluster_matches_serial(tmp_path):
+def test_dask_local_cluster_matches_serial(run_script):
     """Check a Dask LocalCluster on 127.0.0.1 with 2 workers against the serial run, in a
     fresh process. Dask workers draw from Python's global `random` in background threads
     while a task runs; the initial weights must not depend on it."""
     pytest.importorskip("distributed")
-    diff, same = _run_script(
-        tmp_path,
+    diff, same = run_script(
         f"""
         import numpy as np, balanceflow as bf, distributed
         if __name__ == "__main__":

@@ -60,7 +60,11 @@ def _known_errors(command):
         try:
             return command(*args, **kwargs)
         except BalanceflowError as err:
-            errors.print(f"[bold red]Error:[/] {err}", highlight=False, soft_wrap=True)
+            errors.print(
+                f"[bold red]Error:[/] {escape(str(err))}",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(code=1) from None
 
     return wrapper

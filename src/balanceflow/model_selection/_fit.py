@@ -240,31 +240,7 @@ def fit_best(
     card (strategy, cross-validated metrics with intervals, the threshold and the rows it
     was tuned on, class priors, data schema).
     """
-    from balanceflow.metrics import METRIC_NAMES
-
-    if not isinstance(X, pd.DataFrame):
-        raise InvalidParameterError(
-            f"`X` must be a pandas DataFrame (a table). Received: {type(X).__name__}."
-        )
-    if holdout is not None and (
-        not isinstance(holdout, float) or not 0.05 <= holdout <= 0.5
-    ):
-        raise InvalidParameterError(
-            "`holdout` must be None (tune on out-of-fold predictions) or a float in "
-            f"[0.05, 0.5]. Received: holdout={short_repr(holdout)}."
-        )
-    vote = check_int(vote, "vote")
-    bag = check_int(bag, "bag", minimum=0)
-    if metric not in METRIC_NAMES:
-        raise InvalidParameterError(
-            f"Unknown `metric`. Received: metric={short_repr(metric)}. Use one of "
-            f"{list(METRIC_NAMES)}."
-        )
-    if objective not in TUNABLE_OBJECTIVES:
-        raise InvalidParameterError(
-            f"Unknown threshold `objective`. Received: objective={short_repr(objective)}. "
-            f"Use one of {list(TUNABLE_OBJECTIVES)}."
-        )
+    vote, bag = _check_fit_options(X, holdout, vote, bag, metric, objective)
     recipe = resolve_recipe(
         recipe, model_fn=model_fn, epochs=epochs, batch_size=batch_size, seed=seed
     )
@@ -319,32 +295,107 @@ def fit_best(
         )
     threshold, tune_report = _tune_decision(tune_codes, tune_proba, target, objective)
 
+    card = _model_card(
+        result,
+        metric,
+        chosen,
+        pool,
+        vote if voting else 1,
+        {"on": tuned_on, "rows": len(tune_codes), "objective": objective},
+        tune_report,
+        {"bag": bag, "models": len(models), "n_splits": n_splits},
+        target,
+        threshold,
+        schema,
+        holdout,
+    )
+    return FittedModel(
+        final,
+        schema,
+        card["classes"],
+        threshold,
+        target.positive,
+        card,
+        oof_proba=tune_proba if hold_idx is None else None,
+    )
+
+
+def _check_fit_options(
+    X: Any, holdout: Any, vote: Any, bag: Any, metric: Any, objective: Any
+) -> tuple[int, int]:
+    """Fail before any training on options ``fit_best`` cannot honour."""
+    from balanceflow.metrics import METRIC_NAMES
+
+    if not isinstance(X, pd.DataFrame):
+        raise InvalidParameterError(
+            f"`X` must be a pandas DataFrame (a table). Received: {type(X).__name__}."
+        )
+    if holdout is not None and (
+        not isinstance(holdout, float) or not 0.05 <= holdout <= 0.5
+    ):
+        raise InvalidParameterError(
+            "`holdout` must be None (tune on out-of-fold predictions) or a float in "
+            f"[0.05, 0.5]. Received: holdout={short_repr(holdout)}."
+        )
+    vote = check_int(vote, "vote")
+    bag = check_int(bag, "bag", minimum=0)
+    if metric not in METRIC_NAMES:
+        raise InvalidParameterError(
+            f"Unknown `metric`. Received: metric={short_repr(metric)}. Use one of "
+            f"{list(METRIC_NAMES)}."
+        )
+    if objective not in TUNABLE_OBJECTIVES:
+        raise InvalidParameterError(
+            f"Unknown threshold `objective`. Received: objective={short_repr(objective)}. "
+            f"Use one of {list(TUNABLE_OBJECTIVES)}."
+        )
+    return vote, bag
+
+
+def _model_card(
+    result: Any,
+    metric: str,
+    chosen: BaseStrategy,
+    pool: list[BaseStrategy],
+    votes: int,
+    tuning: dict[str, Any],
+    tune_report: Any,
+    final: dict[str, Any],
+    target: Target,
+    threshold: float | None,
+    schema: TabularSchema,
+    holdout: float | None,
+) -> dict[str, Any]:
+    """The model card: what was chosen, how well it did, and how it decides."""
     board = result.to_dict(metric)
-    card = {
+    members = chosen.leaves()
+    return {
         "format": "balanceflow-model-card/1",
         "strategy": chosen.name,
         "members": [m.name for m in members] if isinstance(chosen, Ensemble) else [],
         "selection": {
             "metric": metric,
             "candidates": [s.name for s in pool],
-            "votes_of_best": vote if voting else 1,
+            "votes_of_best": votes,
             "cross_validation": board["leaderboard"],
             "statistics": board["statistics"],
-            "rows": len(train_idx),
+            "rows": len(result.y_true),
         },
         "threshold_tuning": {
-            "on": tuned_on,
-            "rows": len(tune_codes),
-            "objective": objective,
+            **tuning,
             # On out-of-fold rows the threshold was tuned on these very predictions, so
             # the label metrics are optimistic; PR-AUC and ROC-AUC are not affected.
             "metrics": tune_report.to_dict(),
         },
         "final_model": {
-            "bag": bag,
-            "models": len(models),
+            "bag": final["bag"],
+            "models": final["models"],
             "trained_on": "all the rows"
-            + (f" and each of the {n_splits} training folds" if bag else ""),
+            + (
+                f" and each of the {final['n_splits']} training folds"
+                if final["bag"]
+                else ""
+            ),
         },
         "classes": [
             c.item() if isinstance(c, np.generic) else c for c in target.classes
@@ -359,15 +410,6 @@ def fit_best(
         "schema": schema.to_dict(),
         "settings": {**result.settings, "holdout": holdout},
     }
-    return FittedModel(
-        final,
-        schema,
-        card["classes"],
-        threshold,
-        target.positive,
-        card,
-        oof_proba=tune_proba if hold_idx is None else None,
-    )
 
 
 def _split_holdout(

@@ -173,7 +173,8 @@ class ClassWeights(Part):
 class CountsLoss(Part):
     """Compile the model with a :func:`balanceflow.losses.get` loss, built afresh from the
     training rows: a loss that takes ``class_counts`` or ``class_priors`` gets them from the
-    rows (unless ``options`` fix them).
+    rows, and a binary ``pos_weight`` is negatives / positives (unless ``options`` fix
+    them).
 
     Parameters
     ----------
@@ -210,6 +211,9 @@ class CountsLoss(Part):
             options.setdefault("class_counts", counts.tolist())
         if "class_priors" in parameters:
             options.setdefault("class_priors", (counts / counts.sum()).tolist())
+        if "pos_weight" in parameters and len(counts) == 2:
+            # A weighted binary loss: positives weigh negatives / positives.
+            options.setdefault("pos_weight", float(counts[0] / max(counts[1], 1)))
         return get(self.name, **options)
 
     def apply(self, setup: TrainingSetup) -> TrainingSetup:
