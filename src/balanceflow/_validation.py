@@ -208,8 +208,19 @@ def take_rows(X: Any, indices: np.ndarray) -> Any:
     return np.asarray(X)[indices]
 
 
+#: How far outside [0, 1] a probability may stray by floating-point round-off (averaging
+#: float32 model outputs, ``1 - p``) and still count as a probability.
+PROBA_ROUND_OFF = 1e-6
+
+
 def check_probabilities(arr: np.ndarray, *, name: str) -> np.ndarray:
-    """Check that ``arr`` holds finite probabilities in [0, 1]; return it."""
+    """Check that ``arr`` holds finite probabilities in [0, 1]; return it as float64.
+
+    Values outside [0, 1] by at most :data:`PROBA_ROUND_OFF` (round-off of averaged or
+    complemented probabilities, such as 1.0000000000000002) are clipped into it; anything
+    further outside is an error, so logits and other scores are never taken silently.
+    """
+    arr = np.asarray(arr, dtype=np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():
         first = int(np.argwhere(bad)[0][0])
@@ -217,7 +228,7 @@ def check_probabilities(arr: np.ndarray, *, name: str) -> np.ndarray:
             f"`{name}` contains {int(bad.sum())} NaN or inf value(s) (first at row {first}: "
             f"{short_repr(arr[first].tolist())}). Probabilities must be finite."
         )
-    outside = (arr < 0.0) | (arr > 1.0)
+    outside = (arr < -PROBA_ROUND_OFF) | (arr > 1.0 + PROBA_ROUND_OFF)
     if outside.any():
         first = int(np.argwhere(outside)[0][0])
         raise DataError(
@@ -226,6 +237,8 @@ def check_probabilities(arr: np.ndarray, *, name: str) -> np.ndarray:
             "logits, apply a sigmoid or softmax first (or pass from_logits=True where a "
             "function offers it)."
         )
+    if (arr < 0.0).any() or (arr > 1.0).any():
+        arr = np.clip(arr, 0.0, 1.0)
     return arr
 
 

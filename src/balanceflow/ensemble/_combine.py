@@ -53,7 +53,12 @@ def combine_proba(member_proba: Any, method: str, weights: Any = None) -> np.nda
       with the larger mean probability (a nudge of 1e-9 times the mean probability).
     - ``"weighted"``: ``sum_m weights[m] * proba[m]`` with non-negative weights summing to 1.
     """
-    stack = _check_stack(member_proba)
+    return np.clip(_combine(_check_stack(member_proba), method, weights), 0.0, 1.0)
+
+
+def _combine(stack: np.ndarray, method: str, weights: Any) -> np.ndarray:
+    # Means of probabilities can stray above 1 by round-off (1.0000000000000002); the
+    # caller clips them back into [0, 1].
     if method == "soft":
         return stack.mean(axis=0)
     if method == "hard":

@@ -540,7 +540,8 @@ def train_final(
     for trial in trials:  # in trial order, so the sums do not depend on the runner
         if trial.score_rows is not None:
             oof[trial.score_rows] += results[trial.tag].proba / (bag * len(members))
-    return models, oof
+    # A sum of B x M shares of 1 can exceed 1 by round-off (9 x 1/9 = 1.0000000000000002).
+    return models, np.clip(oof, 0.0, 1.0)
 
 
 def _combine_final(

@@ -58,8 +58,7 @@ def check_binary_scores(y_score: Any, *, name: str = "y_score") -> np.ndarray:
         )
     if arr.shape[0] == 0:
         raise DataError(f"`{name}` is empty. Pass at least one row.")
-    check_probabilities(arr, name=name)
-    return arr
+    return check_probabilities(arr, name=name)
 
 
 def check_proba_matrix(
@@ -90,7 +89,7 @@ def check_proba_matrix(
                 f"{first}). Logits must be finite."
             )
         return arr
-    check_probabilities(arr, name=name)
+    arr = check_probabilities(arr, name=name)
     sums = arr.sum(axis=1)
     off = np.abs(sums - 1.0) > 1e-3
     if off.any():
