@@ -116,6 +116,18 @@ def _strategies(names: list[str] | None, config: Path | None) -> list:
     return chosen
 
 
+def _one_target(targets: list[str] | None) -> str | None:
+    """The one --target; given twice, the other label column would become a feature."""
+    if not targets:
+        return None
+    if len(targets) > 1:
+        raise bf.exceptions.InvalidParameterError(
+            f"--target was given {len(targets)} times ({targets}); name one label column. "
+            "The other would be trained on as a feature."
+        )
+    return targets[0]
+
+
 def _pos_label(value: str | None, y) -> object:
     """The label that --pos-label names (the command line gives text; labels may be
     numbers)."""
@@ -170,7 +182,9 @@ def _write_report(result, directory: Path, metric: str) -> None:
     path = directory / "report.html"
     document.to_html(path)
     figures = document.save_figures(directory)
-    errors.print(f"Wrote {path} and {len(figures)} figure(s) to {directory}")
+    errors.print(
+        f"Wrote {escape(str(path))} and {len(figures)} figure(s) to {escape(str(directory))}"
+    )
 
 
 def _progress_bar(enabled: bool) -> Progress:
@@ -191,19 +205,22 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
     from balanceflow.model_selection import METRIC_LABELS
 
     settings = result.settings
-    counts = ", ".join(f"{c}: {n}" for c, n in zip(result.classes, result.class_counts))
+    # Names and labels come from the user's data: escape them from Rich markup.
+    counts = ", ".join(
+        f"{escape(str(c))}: {n}" for c, n in zip(result.classes, result.class_counts)
+    )
     console.print(
-        f"[bold]{source}[/] · {sum(result.class_counts)} rows · classes {counts} · "
+        f"[bold]{escape(source)}[/] · {sum(result.class_counts)} rows · classes {counts} · "
         f"imbalance ratio {result.imbalance_ratio:.1f}"
     )
     decision = (
-        f"threshold {settings['threshold']} on P({settings['pos_label']})"
+        f"threshold {settings['threshold']} on P({escape(str(settings['pos_label']))})"
         if settings.get("pos_label") is not None
         else "most probable class"
     )
     console.print(
         f"{settings['n_splits']}-fold stratified CV (seed {settings['seed']}), "
-        f"{settings['model']}, {settings['epochs']} epochs, batch {settings['batch_size']}, "
+        f"{escape(settings['model'])}, {settings['epochs']} epochs, batch {settings['batch_size']}, "
         f"{decision}; mean ± std over folds"
     )
     table = Table(show_lines=False, header_style="bold")
@@ -226,7 +243,7 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
         tied = (
             "=" if name in info["indistinguishable"] and info["n_blocks"] >= 6 else ""
         )
-        table.add_row(str(rank), str(name), tied, *cells)
+        table.add_row(str(rank), escape(str(name)), tied, *cells)
     console.print(table)
     if info["n_blocks"] >= 6 and np.isfinite(info["friedman_p"]):
         console.print(
@@ -235,7 +252,7 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
             f"(p >= {info['alpha']})."
         )
     console.print()
-    console.print(result.recommendation(metric), soft_wrap=False)
+    console.print(escape(result.recommendation(metric)), soft_wrap=False)
 
 
 # Options that `compare` and `fit` share, declared once.
@@ -322,7 +339,7 @@ def compare_command(
         ),
     ] = None,
     target: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option("--target", "-t", help="Name of the label column in FILE."),
     ] = None,
     strategy: StrategyOption = None,
@@ -366,7 +383,7 @@ def compare_command(
     """Run every strategy under stratified cross-validation and print a leaderboard."""
     _check_metric(metric)
     if file is None:
-        if target is not None:
+        if target:
             raise bf.exceptions.InvalidParameterError(
                 "--target names a column of FILE, but no FILE was given."
             )
@@ -381,7 +398,7 @@ def compare_command(
         from balanceflow.cli._io import read_table, split_target
 
         source = str(file)
-        X, y = split_target(read_table(file), target, source)
+        X, y = split_target(read_table(file), _one_target(target), source)
     recipe = _recipe(model, epochs, batch_size, seed)
     strategies = _strategies(strategy, config)
     if n_jobs == 1 and scheduler is None:
@@ -418,7 +435,7 @@ def compare_command(
 def fit_command(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet training table.")],
     target: Annotated[
-        str, typer.Option("--target", "-t", help="Name of the label column.")
+        list[str], typer.Option("--target", "-t", help="Name of the label column.")
     ],
     strategy: Annotated[
         str,
@@ -484,7 +501,7 @@ def fit_command(
 
     _check_metric(metric)
     check_model_path(out)
-    X, y = split_target(read_table(file), target, str(file))
+    X, y = split_target(read_table(file), _one_target(target), str(file))
     recipe = _recipe(model, epochs, batch_size, seed)
     candidates = _strategies(candidate, config)
     if strategy != "best":
@@ -518,7 +535,7 @@ def fit_command(
         print(json.dumps({"model": str(out), "card": str(card_file), **card}, indent=2))
         return
     _render_card(card, metric, n_splits, holdout is None)
-    console.print(f"Wrote {out} and {card_file}")
+    console.print(f"Wrote {escape(str(out))} and {escape(str(card_file))}")
 
 
 def _render_card(card: dict, metric: str, n_splits: int, out_of_fold: bool) -> None:
@@ -530,14 +547,15 @@ def _render_card(card: dict, metric: str, n_splits: int, out_of_fold: bool) -> N
     if final["models"] > 1:
         console.print(
             f"Model: the average of {final['models']} models, trained on "
-            f"{final['trained_on']}"
+            f"{escape(final['trained_on'])}"
         )
     decision, tuning = card["decision"], card["threshold_tuning"]
     if decision["threshold"] is not None:
         positive = escape(str(decision["pos_label"]))
         console.print(
             f"Decision: {positive!r} when P({positive}) >= {decision['threshold']:.4f} "
-            f"(tuned for {tuning['objective']} on {tuning['rows']} rows: {tuning['on']})"
+            f"(tuned for {tuning['objective']} on {tuning['rows']} rows: "
+            f"{escape(tuning['on'])})"
         )
     metrics = tuning["metrics"]
     console.print(
@@ -586,7 +604,7 @@ def predict_command(
     tmp = out.with_name(f".{out.name}.tmp")
     result.to_csv(tmp, index=False)
     os.replace(tmp, out)
-    errors.print(f"Wrote {len(result)} predictions to {out}")
+    errors.print(f"Wrote {len(result)} predictions to {escape(str(out))}")
 
 
 @app.command("datasets")

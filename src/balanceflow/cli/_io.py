@@ -37,7 +37,26 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"Could not read {str(path)!r} as {kind}: {err}") from None
     if frame.shape[0] == 0:
         raise DataError(f"{str(path)!r} has a header but no rows.")
+    if kind == "csv":
+        _check_header(path, frame)
     return frame
+
+
+def _check_header(path: Path, frame: pd.DataFrame) -> None:
+    """Refuse a header that names a column twice: pandas renames the second copy
+    ('label' -> 'label.1'), and the copy would silently become a feature."""
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+    seen: dict[str, int] = {}
+    for name in header:
+        seen[str(name)] = seen.get(str(name), 0) + 1
+    repeated = {name: n for name, n in seen.items() if n > 1}
+    if repeated:
+        raise DataError(
+            f"The header of {str(path)!r} names columns more than once "
+            f"({', '.join(f'{k!r} x{v}' for k, v in repeated.items())}); pandas would read "
+            f"the copies as {[c for c in map(str, frame.columns) if c not in seen][:5]}. "
+            "Give every column its own name."
+        )
 
 
 def split_target(

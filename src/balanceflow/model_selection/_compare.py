@@ -29,6 +29,10 @@ from balanceflow._validation import (
 )
 from balanceflow.exceptions import BalanceflowError, DataError, InvalidParameterError
 from balanceflow.metrics import METRIC_NAMES, evaluate
+from balanceflow.model_selection._hygiene import (
+    check_features_against_target,
+    check_target_is_classes,
+)
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._result import CompareResult
 from balanceflow.model_selection._store import ResultsStore, config_hash
@@ -90,7 +94,9 @@ class Target:
 
     @classmethod
     def from_labels(cls, y: Any, pos_label: Any = None) -> Target:
-        codes, classes = encode_labels(check_targets(y))
+        labels = check_targets(y)
+        check_target_is_classes(labels)
+        codes, classes = encode_labels(labels)
         counts = np.bincount(codes, minlength=len(classes))
         return cls(
             codes, classes, counts, resolve_pos_label(classes, counts, pos_label)
@@ -218,6 +224,10 @@ def compare(
     check_consistent_length(X, y)
     target = Target.from_labels(y, pos_label)
     _check_target(target, requested, n_splits, threshold)
+    if isinstance(preprocess, str) and preprocess == "auto":
+        check_features_against_target(
+            X, target.codes, target.n_classes, target=f"the target {_name_of(y)}"
+        )
     features, transformer = prepare_features(X, preprocess)
     folds = make_folds(target.codes, n_splits, n_repeats, recipe.seed)
     settings = {
@@ -266,6 +276,11 @@ def compare(
         proba=oof,
         settings=settings,
     )
+
+
+def _name_of(y: Any) -> str:
+    name = getattr(y, "name", None)
+    return repr(str(name)) if name is not None else "y"
 
 
 def _check_threshold(threshold: Any) -> float:
