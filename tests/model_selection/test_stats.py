@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from balanceflow.model_selection._stats import (
@@ -64,3 +66,34 @@ def test_degenerate_tables():
     assert friedman(same) == (0.0, 1.0)
     assert wilcoxon_vs_best(same, "a") == {"b": 1.0, "c": 1.0}
     assert np.isnan(friedman(TABLE.iloc[:1])[0])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=2, max_size=12),
+    st.sampled_from([(0.0, 1.0), (-1.0, 1.0)]),
+)
+def test_a_bounded_interval_never_leaves_the_metrics_range(values, bounds):
+    """Check that the interval of a metric bounded in [lo, hi] stays inside it, in order."""
+    lo, hi = bounds
+    scaled = lo + (hi - lo) * np.asarray(values)
+    low, high = mean_interval(scaled, bounds=bounds)
+    assert lo <= low <= high <= hi
+
+
+def test_a_bounded_interval_is_close_to_student_t_away_from_the_bounds():
+    """Check the logit-scale interval against the textbook one for values near 0.5, and
+    that it is asymmetric near 1 (room below, none above)."""
+    values = np.array([0.48, 0.52, 0.50, 0.47, 0.53, 0.51, 0.49, 0.50])
+    t_low, t_high = mean_interval(values)
+    low, high = mean_interval(values, bounds=(0.0, 1.0))
+    assert low == pytest.approx(t_low, abs=0.1 * (t_high - t_low))
+    assert high == pytest.approx(t_high, abs=0.1 * (t_high - t_low))
+    few = np.array([1.0, 0.2])  # two folds: the Student-t interval spans [-4.1, 5.3]
+    t_few = mean_interval(few)
+    assert t_few[0] < 0 and t_few[1] > 1
+    low, high = mean_interval(few, bounds=(0.0, 1.0))
+    assert 0.0 <= low < 0.6 < high <= 1.0
+    near_one = np.array([0.99, 0.98, 1.0, 0.97, 0.99])
+    low, high = mean_interval(near_one, bounds=(0.0, 1.0))
+    assert high <= 1.0 and (high - near_one.mean()) < (near_one.mean() - low)

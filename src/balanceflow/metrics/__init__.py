@@ -18,6 +18,7 @@ from balanceflow.metrics._classification import (
 from balanceflow.metrics._report import (
     METRIC_LABELS,
     METRIC_NAMES,
+    METRIC_RANGES,
     EvaluationReport,
     evaluate,
 )
@@ -25,6 +26,7 @@ from balanceflow.metrics._report import (
 __all__ = [
     "METRIC_LABELS",
     "METRIC_NAMES",
+    "METRIC_RANGES",
     "EvaluationReport",
     "average_precision",
     "balanced_accuracy",

@@ -35,7 +35,13 @@ from balanceflow.metrics._classification import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["METRIC_LABELS", "METRIC_NAMES", "EvaluationReport", "evaluate"]
+__all__ = [
+    "METRIC_LABELS",
+    "METRIC_NAMES",
+    "METRIC_RANGES",
+    "EvaluationReport",
+    "evaluate",
+]
 
 #: The headline metrics of a report, in leaderboard order. All are higher-is-better.
 METRIC_NAMES: tuple[str, ...] = (
@@ -47,6 +53,17 @@ METRIC_NAMES: tuple[str, ...] = (
     "macro_f1",
     "mcc",
 )
+
+#: The range of each headline metric (MCC is a correlation; the others are shares).
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "pr_auc": (0.0, 1.0),
+    "roc_auc": (0.0, 1.0),
+    "balanced_accuracy": (0.0, 1.0),
+    "g_mean": (0.0, 1.0),
+    "minority_f1": (0.0, 1.0),
+    "macro_f1": (0.0, 1.0),
+    "mcc": (-1.0, 1.0),
+}
 
 #: How each metric is titled in tables and reports.
 METRIC_LABELS = {

@@ -11,7 +11,7 @@ import pandas as pd
 
 from balanceflow._validation import resolve_pos_label, short_repr
 from balanceflow.exceptions import InvalidParameterError
-from balanceflow.metrics import METRIC_LABELS, METRIC_NAMES
+from balanceflow.metrics import METRIC_LABELS, METRIC_NAMES, METRIC_RANGES
 from balanceflow.model_selection._stats import friedman, mean_interval, wilcoxon_vs_best
 
 __all__ = ["METRIC_LABELS", "CompareResult"]
@@ -86,7 +86,9 @@ class CompareResult:
 
         Returns a DataFrame indexed by strategy with (metric, "mean" / "std" / "ci_low" /
         "ci_high") columns over all (repeat, fold) blocks; ``std`` is the sample one
-        (ddof=1) and the interval a Student-t interval of the mean (optimistic: folds share
+        (ddof=1) and the interval a 95% Student-t interval of the mean computed on the
+        logit scale, so that it stays inside the metric's range (see
+        :func:`~balanceflow.model_selection._stats.mean_interval`; optimistic: folds share
         training rows).
         """
         metric = self._check_metric(metric)
@@ -96,7 +98,10 @@ class CompareResult:
             values = grouped[m]
             columns[(m, "mean")] = values.mean()
             columns[(m, "std")] = values.std(ddof=1)
-            intervals = values.apply(lambda v: mean_interval(v.to_numpy()))
+            bounds = METRIC_RANGES[m]
+            intervals = values.apply(
+                lambda v, bounds=bounds: mean_interval(v.to_numpy(), bounds=bounds)
+            )
             columns[(m, "ci_low")] = intervals.map(lambda ci: ci[0])
             columns[(m, "ci_high")] = intervals.map(lambda ci: ci[1])
         table = pd.DataFrame(columns).reindex(self.strategies)

@@ -9,19 +9,43 @@ from scipy import stats
 __all__ = ["friedman", "holm", "mean_interval", "wilcoxon_vs_best"]
 
 
-def mean_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
-    """Student-t interval of the mean of ``values``.
+def mean_interval(
+    values: np.ndarray,
+    confidence: float = 0.95,
+    bounds: tuple[float, float] | None = None,
+) -> tuple[float, float]:
+    """Student-t interval of the mean of ``values``; inside ``bounds`` when given.
+
+    Without ``bounds`` this is the textbook interval, mean ± t * s / sqrt(n). A metric
+    bounded in [lo, hi] (PR-AUC in [0, 1], MCC in [-1, 1]) gets the same interval computed
+    on the logit scale and mapped back, so it never leaves the metric's range and is
+    asymmetric near a bound, as the uncertainty is (a few folds at 0.98 and one at 0.7
+    leave room below, none above 1). The values are first squeezed away from the bounds,
+    ``(u (n - 1) + 1/2) / n`` for ``u`` rescaled to [0, 1] (Smithson & Verkuilen, 2006), so
+    that folds at exactly 1 stay finite. Away from the bounds the two intervals nearly
+    agree.
 
     Cross-validation folds share training rows, so the interval is optimistic (too narrow)
     as a statement about new data; it still shows how far apart means must be to mean much.
     """
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
-    if values.size < 2:
+    n = values.size
+    if n < 2:
         return (float("nan"), float("nan"))
-    half = stats.t.ppf(0.5 + confidence / 2, values.size - 1) * values.std(ddof=1)
-    half /= np.sqrt(values.size)
-    return (float(values.mean() - half), float(values.mean() + half))
+    t = stats.t.ppf(0.5 + confidence / 2, n - 1)
+    if bounds is None:
+        half = t * values.std(ddof=1) / np.sqrt(n)
+        return (float(values.mean() - half), float(values.mean() + half))
+    low, high = bounds
+    unit = np.clip((values - low) / (high - low), 0.0, 1.0)
+    squeezed = (unit * (n - 1) + 0.5) / n
+    logits = np.log(squeezed) - np.log1p(-squeezed)
+    half = t * logits.std(ddof=1) / np.sqrt(n)
+    ends = 1.0 / (1.0 + np.exp(-(logits.mean() + np.array([-half, half]))))
+    unsqueezed = np.clip((ends * n - 0.5) / (n - 1), 0.0, 1.0)
+    low_end, high_end = low + (high - low) * unsqueezed
+    return (float(low_end), float(high_end))
 
 
 def friedman(scores: pd.DataFrame) -> tuple[float, float]:
