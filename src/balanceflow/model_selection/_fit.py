@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,6 +49,8 @@ from balanceflow.training import (
 __all__ = ["FittedModel", "check_model_path", "fit_best", "load_fitted"]
 
 CARD_SUFFIX = ".card.json"
+#: Where the model card lives inside the .keras archive (Keras ignores the entry).
+CARD_ENTRY = "balanceflow-card.json"
 
 
 def card_path(model_path: str | os.PathLike[str]) -> Path:
@@ -133,35 +136,131 @@ class FittedModel:
         return np.asarray(self.classes, dtype=object)[codes]
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``path`` (.keras) and its model card atomically; return the card's path."""
+        """Write ``path`` (.keras) with its model card inside, and a copy of the card
+        beside it for people (``model.card.json``); return the copy's path.
+
+        The model and the card balanceflow reads travel in one file, replaced by one
+        rename: a reader sees the old model or the new one, never a model with another
+        model's card, and an interrupted save leaves no temporary file beside it.
+        """
         path = check_model_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        card = card_path(path)
-        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-            tmp_model = Path(tmp) / "model.keras"
-            tmp_card = Path(tmp) / "card.json"
-            self.model.save(tmp_model)
-            tmp_card.write_text(json.dumps(self.card, indent=2, default=_json_default))
-            os.replace(tmp_model, path)
-            os.replace(tmp_card, card)
-        return card
+        text = json.dumps(self.card, indent=2, default=_json_default)
+        with (
+            tempfile.TemporaryDirectory() as scratch
+        ):  # the system's, not path's folder
+            staged = Path(scratch) / "model.keras"
+            self.model.save(staged)
+            with zipfile.ZipFile(staged, "a") as archive:
+                archive.writestr(CARD_ENTRY, text)
+            payload = staged.read_bytes()
+        _replace_atomically(path, payload)
+        copy = card_path(path)
+        _replace_atomically(copy, text.encode("utf-8"))
+        return copy
+
+
+def _replace_atomically(path: Path, payload: bytes) -> None:
+    """Put ``payload`` at ``path`` by one rename. On Linux the bytes go to an unnamed file
+    first (``O_TMPFILE``), named only for the rename, so a process killed while writing
+    leaves nothing behind; elsewhere a hidden temporary file is written and renamed."""
+    hidden = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        if not _write_unnamed(path.parent, hidden.name, payload):
+            with open(hidden, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(hidden, path)
+    finally:
+        if hidden.exists():
+            hidden.unlink()
+
+
+def _write_unnamed(folder: Path, name: str, payload: bytes) -> bool:
+    """Write ``payload`` to an O_TMPFILE file in ``folder`` and link it as ``name``;
+    False where the system cannot."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None:
+        return False
+    try:
+        fd = os.open(folder, flag | os.O_WRONLY, 0o644)
+    except OSError:
+        return False
+    folder_fd = os.open(folder, os.O_RDONLY)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+            try:  # linkat(AT_SYMLINK_FOLLOW) of the open file into the folder
+                os.link(
+                    f"/proc/self/fd/{handle.fileno()}",
+                    name,
+                    dst_dir_fd=folder_fd,
+                    follow_symlinks=True,
+                )
+            except OSError:
+                return False
+        return True
+    finally:
+        os.close(folder_fd)
 
 
 def load_fitted(path: str | os.PathLike[str]) -> FittedModel:
-    """Load a model saved by ``balanceflow fit`` (the .keras file and its model card)."""
+    """Load a model saved by ``balanceflow fit``: the .keras file and the card inside it.
+
+    A damaged model or card is one clear error. The copy of the card beside the model is
+    for people: if it differs from the card inside (edited, or from another model),
+    balanceflow warns and uses the card inside.
+    """
+    import warnings
+
     import keras
 
     path = Path(path)
-    card = card_path(path)
-    if not path.exists():
+    if not path.is_file():
         raise DataError(f"Model file not found: {str(path)!r}.")
-    if not card.exists():
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            text = (
+                archive.read(CARD_ENTRY).decode("utf-8")
+                if CARD_ENTRY in names
+                else None
+            )
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as err:
         raise DataError(
-            f"The model card {str(card)!r} is missing; `balanceflow fit` writes it next to the "
-            "model. It holds the preprocessing and the decision threshold."
+            f"{str(path)!r} is not a readable .keras model (damaged or truncated: "
+            f"{err}). Write it again with `balanceflow fit`."
+        ) from None
+    beside = card_path(path)
+    if text is None:  # written by balanceflow before the card moved inside the model
+        if not beside.exists():
+            raise DataError(
+                f"The model card {str(beside)!r} is missing; `balanceflow fit` writes it "
+                "next to the model. It holds the preprocessing and the decision threshold."
+            )
+        text = beside.read_text(encoding="utf-8", errors="replace")
+    elif (
+        beside.exists() and beside.read_text(encoding="utf-8", errors="replace") != text
+    ):
+        warnings.warn(
+            f"{str(beside)!r} differs from the card inside {str(path)!r} (edited, or left "
+            "by another model); using the card inside the model. To change the decision, "
+            "run `balanceflow fit` again.",
+            UserWarning,
+            stacklevel=2,
         )
-    data = json.loads(card.read_text())
-    model = keras.models.load_model(path, safe_mode=True)
+    data = check_card(text, str(path))
+    try:
+        model = keras.models.load_model(path, safe_mode=True)
+    except (ValueError, OSError, TypeError, KeyError, zipfile.BadZipFile) as err:
+        raise DataError(
+            f"{str(path)!r} could not be loaded as a Keras model ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:200] if str(err) else 'no detail'}). Write it "
+            "again with `balanceflow fit`."
+        ) from None
     decision = data["decision"]
     return FittedModel(
         model=model,
@@ -171,6 +270,57 @@ def load_fitted(path: str | os.PathLike[str]) -> FittedModel:
         threshold_class=decision.get("threshold_class_index"),
         card=data,
     )
+
+
+def check_card(text: str, source: str) -> dict[str, Any]:
+    """The model card as a dict, checked against what ``fit`` writes (types, lengths,
+    ranges), or a DataError that says what is wrong."""
+
+    def fail(problem: str) -> None:
+        raise DataError(
+            f"The model card of {source!r} is damaged: {problem}. Write the model again "
+            "with `balanceflow fit`."
+        )
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        fail(f"not valid JSON ({err.msg} at line {err.lineno})")
+    if not isinstance(data, dict) or data.get("format") != "balanceflow-model-card/1":
+        fail("it is not a balanceflow model card (format balanceflow-model-card/1)")
+    classes = data.get("classes")
+    if not isinstance(classes, list) or len(classes) < 2:
+        fail(f"`classes` must list at least 2 labels, found {short_repr(classes)}")
+    decision = data.get("decision")
+    if not isinstance(decision, dict):
+        fail("`decision` is missing")
+    threshold = decision.get("threshold")
+    index = decision.get("threshold_class_index")
+    if len(classes) == 2:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+            fail(
+                f"the binary `threshold` must be a number, found {short_repr(threshold)}"
+            )
+        if not 0.0 <= threshold <= 1.0:
+            fail(f"`threshold` must lie in [0, 1], found {threshold!r}")
+        if index not in (0, 1) or isinstance(index, bool):
+            fail(f"`threshold_class_index` must be 0 or 1, found {short_repr(index)}")
+    elif threshold is not None or index is not None:
+        fail(f"a {len(classes)}-class model decides by argmax, but a threshold is set")
+    priors = data.get("class_priors")
+    if (
+        not isinstance(priors, list)
+        or len(priors) != len(classes)
+        or not all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in priors)
+    ):
+        fail("`class_priors` must hold one share in [0, 1] per class")
+    if not isinstance(data.get("schema"), dict):
+        fail("`schema` is missing")
+    try:
+        TabularSchema.from_dict(data["schema"])
+    except (TypeError, ValueError, KeyError) as err:
+        fail(f"`schema` does not describe the input columns ({err})")
+    return data
 
 
 def _json_default(value: Any) -> Any:

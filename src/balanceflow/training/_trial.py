@@ -279,4 +279,7 @@ def rebuild_model(
     initial-weights seed gives the same architecture)."""
     model = recipe.build(input_shape, n_classes, seed=trial.init_seed)
     model.set_weights(weights)
+    if model.optimizer is not None and not model.optimizer.built:
+        # Saved with its (untrained) optimizer slots, so that loading it matches them.
+        model.optimizer.build(model.trainable_variables)
     return model

@@ -1,0 +1,180 @@
+"""Saved models: the card travels inside the .keras file, damaged files give one clear
+error, and a save killed at any moment leaves the old model or the new one, whole."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import balanceflow as bf
+from balanceflow.cli import app
+from balanceflow.exceptions import DataError
+from balanceflow.model_selection import fit_best, load_fitted
+from balanceflow.model_selection._fit import CARD_ENTRY, card_path, check_card
+
+
+@pytest.fixture(scope="module")
+def thyroid():
+    X, y = bf.datasets.load("new-thyroid1")
+    X = pd.DataFrame(np.asarray(X), columns=[f"f{i}" for i in range(X.shape[1])])
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(thyroid):
+    X, y = thyroid
+    return fit_best(X, y, strategy="over", bag=0, vote=1, n_splits=2, epochs=1)
+
+
+def test_the_card_is_inside_the_model_and_a_copy_beside_it(fitted, tmp_path):
+    path = tmp_path / "m.keras"
+    fitted.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.keras"]
+    with zipfile.ZipFile(path) as archive:
+        inside = json.loads(archive.read(CARD_ENTRY))
+    assert inside == json.loads(card_path(path).read_text())
+    assert inside["decision"]["threshold"] == pytest.approx(fitted.threshold)
+
+
+def test_an_edited_copy_of_the_card_is_not_used_and_is_named(fitted, thyroid, tmp_path):
+    """Check that editing model.card.json changes nothing silently: a warning names it
+    and the decision comes from the card inside the model."""
+    path = tmp_path / "m.keras"
+    fitted.save(path)
+    copy = card_path(path)
+    card = json.loads(copy.read_text())
+    card["decision"]["threshold"] = 0.999
+    copy.write_text(json.dumps(card))
+    with pytest.warns(UserWarning, match="differs from the card inside"):
+        loaded = load_fitted(path)
+    assert loaded.threshold == pytest.approx(fitted.threshold)
+    X, _ = thyroid
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b[: len(b) // 2],  # truncated
+        lambda b: b"not a zip file at all",
+        lambda b: b"",
+    ],
+)
+def test_a_damaged_model_file_is_one_clear_error(fitted, tmp_path, damage):
+    path = tmp_path / "m.keras"
+    fitted.save(path)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(DataError, match="Write it again with `balanceflow fit`"):
+        load_fitted(path)
+    result = CliRunner().invoke(app, ["predict", str(path), str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: "{not json", "not valid JSON"),
+        (
+            lambda c: json.dumps({**c, "format": "other"}),
+            "not a balanceflow model card",
+        ),
+        (lambda c: json.dumps({**c, "classes": [1]}), "at least 2 labels"),
+        (
+            lambda c: json.dumps(
+                {**c, "decision": {**c["decision"], "threshold": 1.5}}
+            ),
+            r"lie in \[0, 1\]",
+        ),
+        (
+            lambda c: json.dumps(
+                {**c, "decision": {**c["decision"], "threshold": "x"}}
+            ),
+            "must be a number",
+        ),
+        (
+            lambda c: json.dumps(
+                {**c, "decision": {**c["decision"], "threshold_class_index": 5}}
+            ),
+            "0 or 1",
+        ),
+        (lambda c: json.dumps({**c, "class_priors": [0.5]}), "one share"),
+        (lambda c: json.dumps({**c, "schema": {"nonsense": 1}}), "input columns"),
+    ],
+)
+def test_a_damaged_card_is_one_clear_error(fitted, edit, message):
+    text = edit(json.loads(json.dumps(fitted.card, default=str)))
+    with pytest.raises(DataError, match=message):
+        check_card(text, "m.keras")
+
+
+KILL_SCRIPT = """
+import sys
+from balanceflow.model_selection import load_fitted
+a, b, target = sys.argv[1:4]
+models = [load_fitted(a), load_fitted(b)]
+print("ready", flush=True)
+i = 0
+while True:
+    models[i % 2].save(target)
+    i += 1
+"""
+
+
+def test_a_save_killed_at_random_moments_leaves_a_whole_model_and_no_temporary_file(
+    fitted, thyroid, tmp_path
+):
+    """Check, over SIGKILLs at random moments of a loop that saves two different models
+    to one path, that the path always loads, that its card is its own model's (the
+    threshold goes with the weights), and that nothing else is left in the folder."""
+    X, _ = thyroid
+    other = fit_best(
+        *thyroid, strategy="none", bag=0, vote=1, n_splits=2, epochs=2, seed=5
+    )
+    assert other.threshold != fitted.threshold
+    fitted.save(tmp_path / "a.keras")
+    other.save(tmp_path / "b.keras")
+    expected = {round(m.threshold, 12): m.predict_proba(X) for m in (fitted, other)}
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "m.keras"
+    script = tmp_path / "saver.py"
+    script.write_text(textwrap.dedent(KILL_SCRIPT))
+    rng = random.Random(0)
+    for _ in range(6):
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                str(tmp_path / "a.keras"),
+                str(tmp_path / "b.keras"),
+                str(target),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.05, 1.5))
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        assert {p.name for p in folder.iterdir()} <= {"m.keras", "m.card.json"}
+        if not target.exists():
+            continue  # killed before the first save finished: nothing half-written
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the copy may lag one save
+            loaded = load_fitted(target)
+        proba = expected[round(loaded.threshold, 12)]
+        np.testing.assert_allclose(loaded.predict_proba(X), proba, atol=1e-6)
