@@ -148,3 +148,22 @@ def test_strategy_modes_are_separate_classes_with_clear_errors():
         Ensemble("w", ["none", "over"], "weighted")
     with pytest.raises(InvalidParameterError, match="single strategies"):
         Ensemble("e", ["none", Ensemble("inner", ["none"])])
+
+
+def test_strategy_ensemble_sampling_strategy_reaches_its_resampling_members(
+    binary_data,
+):
+    """Check that sampling_strategy=0.5 makes the 'under' member keep twice as many
+    majority rows as minority rows, and leaves the plain member alone."""
+    X, y = binary_data
+    members = StrategyEnsemble(
+        small_model, ["none", "under"], sampling_strategy=0.5
+    )._members()
+    assert members[0].parts == ()
+    (part,) = members[1].parts
+    assert part == Resample("under", 0.5)
+    from balanceflow.strategies import TrainingSetup
+
+    setup = part.apply(TrainingSetup(X, y, 2, 1, 32, seed=0))
+    counts = np.bincount(setup.y)
+    assert counts[0] == 2 * counts[1] == 2 * np.bincount(y)[1]

@@ -119,7 +119,7 @@ class Resample(Part):
 
     Parameters
     ----------
-    sampler : {"over", "under", "interpolate"} or a sampler object
+    sampler : {"over", "under"} or a sampler object
         A balanceflow sampler name, or any object with ``fit_resample`` (imbalanced-learn's
         included). Its seed is derived from the trial's seed and the sampler's name.
     sampling_strategy : float, str, dict or callable, default="auto"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from balanceflow._validation import (
 )
 from balanceflow.ensemble import COMBINE_METHODS, combine_proba, fit_vote_weights
 from balanceflow.exceptions import DataError, InvalidParameterError, NotFittedError
-from balanceflow.strategies import Resample, Strategy, get
+from balanceflow.strategies import EpochwiseBalance, Resample, Strategy, get
 from balanceflow.training._recipe import Recipe
 from balanceflow.training._runners import get_runner
 from balanceflow.training._trial import Trial, TrialData, rebuild_model
@@ -25,6 +26,15 @@ __all__ = ["StrategyEnsemble"]
 
 # Keyword arguments of the former ``fit(**fit_kwargs)`` that are still accepted.
 _FIT_OPTIONS = ("epochs", "batch_size", "verbose")
+
+
+def _retarget(part: Any, sampling_strategy: Any) -> Any:
+    """A resampling part with another ``sampling_strategy`` (other parts as they are)."""
+    if isinstance(part, EpochwiseBalance) or (
+        isinstance(part, Resample) and isinstance(part.sampler, str)
+    ):
+        return replace(part, sampling_strategy=sampling_strategy)
+    return part
 
 
 class StrategyEnsemble:
@@ -55,7 +65,8 @@ class StrategyEnsemble:
         ``"weighted"``: a weighted mean whose non-negative weights, summing to 1, minimise the
         log loss on ``validation_data`` (required).
     sampling_strategy : float, str, dict or callable, default="auto"
-        Passed to the samplers of members given as sampler objects.
+        The resampling target of every member that resamples (``"over"``, ``"under"``,
+        the epoch-wise pipelines); a sampler object keeps its own.
     seed : int, default=0
         Seeds the initial weights (shared by all members), each sampler and each training run.
 
@@ -115,6 +126,15 @@ class StrategyEnsemble:
                     type(item).__name__, [Resample(item, self.sampling_strategy)]
                 )
             strategy = get(item)
+            if isinstance(strategy, Strategy) and not (
+                isinstance(self.sampling_strategy, str)
+                and self.sampling_strategy == "auto"
+            ):
+                strategy = Strategy(
+                    strategy.name,
+                    [_retarget(p, self.sampling_strategy) for p in strategy.parts],
+                    description=strategy.description,
+                )
             if not isinstance(strategy, Strategy):
                 raise InvalidParameterError(
                     f"Ensemble members are single-model strategies; {strategy.name!r} is "
