@@ -18,6 +18,7 @@ __all__ = [
     "check_int",
     "check_probabilities",
     "check_seed",
+    "check_target_is_classes",
     "check_targets",
     "derive_seed",
     "did_you_mean",
@@ -45,9 +46,14 @@ def did_you_mean(value: Any, options: Any) -> str:
     return f" Did you mean {lowered[close[0]]!r}?" if close else ""
 
 
+def is_sparse(X: Any) -> bool:
+    """Whether ``X`` is a scipy sparse matrix or array (a DOK matrix is also a dict)."""
+    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
 def num_rows(X: Any, *, name: str = "X") -> int:
     """Number of samples (rows) in ``X``: an array of any rank, a DataFrame, or a dict of arrays."""
-    if isinstance(X, dict):
+    if isinstance(X, dict) and not is_sparse(X):
         if not X:
             raise DataError(
                 f"`{name}` is an empty dict. Pass at least one input array."
@@ -199,8 +205,11 @@ def take_rows(X: Any, indices: np.ndarray) -> Any:
     """Select rows of ``X`` by position, keeping its type.
 
     pandas objects keep their original index (so duplicated rows show duplicated labels); a
-    dict of arrays is indexed input by input; a list becomes a numpy array.
+    dict of arrays is indexed input by input; a scipy sparse matrix stays sparse in its
+    format; a list becomes a numpy array.
     """
+    if is_sparse(X):  # rows through CSR, back in the input's format
+        return X.tocsr()[indices].asformat(X.format)
     if isinstance(X, dict):
         return {key: take_rows(value, indices) for key, value in X.items()}
     if hasattr(X, "iloc"):
@@ -295,3 +304,18 @@ def resolve_pos_label(
         f"`{name}` must be one of the classes {short_repr(labels)}. Received: "
         f"{name}={short_repr(pos_label)}."
     )
+
+
+def check_target_is_classes(labels: np.ndarray, *, name: str = "y") -> None:
+    """Refuse a float target with fractional values: it is a quantity, not classes."""
+    if labels.dtype.kind != "f":
+        return
+    fractional = labels != np.round(labels)
+    if fractional.any():
+        distinct = np.unique(labels)
+        raise DataError(
+            f"`{name}` looks continuous: {len(distinct)} distinct values, "
+            f"{int(fractional.sum())} of them fractional (e.g. {labels[fractional][0]!r}). "
+            "balanceflow compares classifiers: pass class labels, or bin the values into "
+            "classes first (e.g. pandas.cut)."
+        )

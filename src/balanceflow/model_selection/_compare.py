@@ -21,6 +21,7 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from balanceflow._validation import (
     check_consistent_length,
     check_int,
+    check_target_is_classes,
     check_targets,
     derive_seed,
     encode_labels,
@@ -29,10 +30,7 @@ from balanceflow._validation import (
 )
 from balanceflow.exceptions import BalanceflowError, DataError, InvalidParameterError
 from balanceflow.metrics import METRIC_NAMES, evaluate
-from balanceflow.model_selection._hygiene import (
-    check_features_against_target,
-    check_target_is_classes,
-)
+from balanceflow.model_selection._hygiene import check_features_against_target
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._result import CompareResult
 from balanceflow.model_selection._store import ResultsStore, config_hash

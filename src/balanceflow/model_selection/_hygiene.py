@@ -13,24 +13,9 @@ import pandas as pd
 from balanceflow._validation import short_repr
 from balanceflow.exceptions import DataError
 
-__all__ = ["check_features_against_target", "check_target_is_classes"]
+__all__ = ["check_features_against_target"]
 
 _UNNAMED = re.compile(r"^Unnamed: \d+$")
-
-
-def check_target_is_classes(labels: np.ndarray, *, name: str = "y") -> None:
-    """Refuse a float target with fractional values: it is a quantity, not classes."""
-    if labels.dtype.kind != "f":
-        return
-    fractional = labels != np.round(labels)
-    if fractional.any():
-        distinct = np.unique(labels)
-        raise DataError(
-            f"`{name}` looks continuous: {len(distinct)} distinct values, "
-            f"{int(fractional.sum())} of them fractional (e.g. {labels[fractional][0]!r}). "
-            "balanceflow compares classifiers: pass class labels, or bin the values into "
-            "classes first (e.g. pandas.cut)."
-        )
 
 
 def check_features_against_target(

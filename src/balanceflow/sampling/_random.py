@@ -25,13 +25,17 @@ class RandomOverSampler(BaseSampler):
     sampling_strategy : float, str, dict or callable, default="auto"
         Target class sizes; see :func:`balanceflow.sampling.resolve_sampling_strategy`.
         ``"auto"`` grows every class except the majority to the majority's size.
+    random_state : int, numpy Generator or None, default=None
+        Seed of the draw (imbalanced-learn's name). The same seed gives the same rows.
     seed : int, numpy Generator or None, default=None
-        Seed of the draw. The same seed gives the same rows.
+        The same as ``random_state`` (Keras' name); give one of the two.
 
     Attributes
     ----------
     sampling_strategy_ : dict
-        ``{class: row count after resampling}`` for the classes it grew.
+        ``{class: rows added}`` for the classes it grows (imbalanced-learn's meaning).
+    target_counts_ : dict
+        ``{class: row count after resampling}`` for the same classes.
     sample_indices_ : ndarray of shape (n_resampled,)
         Positions of the output rows in the input.
 
@@ -69,13 +73,17 @@ class RandomUnderSampler(BaseSampler):
     sampling_strategy : float, str, dict or callable, default="auto"
         Target class sizes; ``"auto"`` shrinks every class except the minority to the
         minority's size.
+    random_state : int, numpy Generator or None, default=None
+        Seed of the draw (imbalanced-learn's name).
     seed : int, numpy Generator or None, default=None
-        Seed of the draw.
+        The same as ``random_state`` (Keras' name); give one of the two.
 
     Attributes
     ----------
     sampling_strategy_ : dict
-        ``{class: row count after resampling}`` for the classes it shrank.
+        ``{class: rows kept}`` for the classes it shrinks (imbalanced-learn's meaning).
+    target_counts_ : dict
+        The same, as row counts after resampling.
     sample_indices_ : ndarray of shape (n_resampled,)
         Positions of the kept rows in the input, ascending.
 

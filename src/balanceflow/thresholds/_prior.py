@@ -124,8 +124,8 @@ def _sampled_counts(sampler: Any, labels: np.ndarray, counts: np.ndarray, classe
     if isinstance(sampler, str):
         sampler = get_sampler(sampler)
     if isinstance(sampler, BaseSampler):
-        if hasattr(sampler, "sampling_strategy_"):
-            targets = sampler.sampling_strategy_
+        if hasattr(sampler, "target_counts_"):
+            targets = sampler.target_counts_
         else:
             targets = resolve_sampling_strategy(
                 sampler.sampling_strategy, labels, kind=sampler._kind
