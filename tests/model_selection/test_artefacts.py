@@ -178,3 +178,15 @@ def test_a_save_killed_at_random_moments_leaves_a_whole_model_and_no_temporary_f
             loaded = load_fitted(target)
         proba = expected[round(loaded.threshold, 12)]
         np.testing.assert_allclose(loaded.predict_proba(X), proba, atol=1e-6)
+
+
+def test_a_save_removes_what_a_killed_save_left_and_only_that(fitted, tmp_path):
+    """Check that hidden files of dead saving processes go, and a live one's stay."""
+    dead = tmp_path / ".m.keras.999999999.tmp"
+    live = tmp_path / f".m.keras.{os.getppid()}.tmp"  # the test runner's parent: alive
+    other = tmp_path / ".notes.txt"
+    for path in (dead, live, other):
+        path.write_text("x")
+    fitted.save(tmp_path / "m.keras")
+    assert not dead.exists()
+    assert live.exists() and other.exists()

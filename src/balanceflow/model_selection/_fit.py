@@ -156,17 +156,31 @@ class FittedModel:
             payload = staged.read_bytes()
         _replace_atomically(path, payload)
         copy = card_path(path)
-        _replace_atomically(copy, text.encode("utf-8"))
+        _replace_atomically(copy, text.encode("utf-8"), may_vanish=True)
         return copy
 
 
-def _replace_atomically(path: Path, payload: bytes) -> None:
-    """Put ``payload`` at ``path`` by one rename. On Linux the bytes go to an unnamed file
-    first (``O_TMPFILE``), named only for the rename, so a process killed while writing
-    leaves nothing behind; elsewhere a hidden temporary file is written and renamed."""
+def _replace_atomically(
+    path: Path, payload: bytes, *, may_vanish: bool = False
+) -> None:
+    """Put ``payload`` at ``path``.
+
+    On Linux the bytes go to an unnamed file first (``O_TMPFILE``), so a process killed
+    while writing leaves nothing behind. The file is then named: by a rename from a hidden
+    name (a reader always finds the old file or the new one; only a kill in the moment
+    between naming and renaming can leave the hidden name, which the next save removes),
+    or, with ``may_vanish`` (a copy for people), by removing the old file and naming the
+    new one in its place (no hidden name at all). Elsewhere a hidden file is written and
+    renamed.
+    """
+    _remove_stale_temporaries(path)
     hidden = path.parent / f".{path.name}.{os.getpid()}.tmp"
     try:
-        if not _write_unnamed(path.parent, hidden.name, payload):
+        target = path if may_vanish else hidden
+        if _write_unnamed(path.parent, target, payload, replace=may_vanish):
+            if target == path:
+                return
+        else:
             with open(hidden, "wb") as handle:
                 handle.write(payload)
                 handle.flush()
@@ -177,9 +191,23 @@ def _replace_atomically(path: Path, payload: bytes) -> None:
             hidden.unlink()
 
 
-def _write_unnamed(folder: Path, name: str, payload: bytes) -> bool:
-    """Write ``payload`` to an O_TMPFILE file in ``folder`` and link it as ``name``;
-    False where the system cannot."""
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove the hidden files of saves to ``path`` whose process is gone."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = stale.name.removeprefix(f".{path.name}.").removesuffix(".tmp")
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            stale.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # another user's live process
+
+
+def _write_unnamed(
+    folder: Path, target: Path, payload: bytes, *, replace: bool
+) -> bool:
+    """Write ``payload`` to an O_TMPFILE file in ``folder`` and name it ``target`` (first
+    removing an existing ``target`` when ``replace``); False where the system cannot."""
     flag = getattr(os, "O_TMPFILE", None)
     if flag is None:
         return False
@@ -193,10 +221,12 @@ def _write_unnamed(folder: Path, name: str, payload: bytes) -> bool:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
+            if replace:
+                target.unlink(missing_ok=True)
             try:  # linkat(AT_SYMLINK_FOLLOW) of the open file into the folder
                 os.link(
                     f"/proc/self/fd/{handle.fileno()}",
-                    name,
+                    target.name,
                     dst_dir_fd=folder_fd,
                     follow_symlinks=True,
                 )
@@ -440,8 +470,10 @@ def fit_best(
         tuned_on = "out-of-fold predictions of the cross-validation"
     else:
         tune_codes, tune_proba = target.codes, bag_oof
+        per_row = bag * len(members)
         tuned_on = (
-            f"out-of-fold predictions of the bag ({bag * len(members)} models per row)"
+            "out-of-fold predictions of the bag "
+            f"({per_row} model{'s' if per_row != 1 else ''} per row)"
         )
     threshold, tune_report = _tune_decision(tune_codes, tune_proba, target, objective)
 
