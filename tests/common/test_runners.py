@@ -1,6 +1,6 @@
 """Every runner gives the serial results; fit_best on a Dask cluster equals the serial fit.
 
-Worker pools and Dask clusters run in a fresh process of their own (see ``run_script``).
+Worker pools and the Dask cluster run in one fresh process of their own (``fresh_run``).
 """
 
 import numpy as np
@@ -32,12 +32,30 @@ if __name__ == "__main__":
     def collect(runner):
         return {r.tag: r for r in runner.run(data, recipe, trials)}
 
+    import pandas as pd
+    import balanceflow as bf
+    from balanceflow.model_selection import fit_best
+
+    Xt, yt = bf.datasets.load("new-thyroid1")
+    Xt = pd.DataFrame(np.asarray(Xt), columns=[f"f{i}" for i in range(Xt.shape[1])])
+    fit_settings = dict(candidates=["none", "over", "ldam_drw"], n_splits=2, epochs=2, bag=1)
+
     serial = collect(SerialRunner())
+    serial_fit = fit_best(Xt, yt, **fit_settings)
     others = {"process": collect(ProcessRunner(2))}
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
     ) as cluster:
         others["dask"] = collect(DaskRunner(cluster.scheduler_address))
+        remote_fit = fit_best(Xt, yt, scheduler=cluster.scheduler_address, **fit_settings)
+    fit_words = [
+        serial_fit.card["strategy"], remote_fit.card["strategy"],
+        str(serial_fit.threshold), str(remote_fit.threshold),
+        str(np.abs(serial_fit.predict_proba(Xt) - remote_fit.predict_proba(Xt)).max()),
+        str(np.abs(serial_fit.oof_proba - remote_fit.oof_proba).max()),
+        str(serial_fit.card["final_model"]["models"]),
+    ]
+    print("FIT", *fit_words)
     words = []
     for name, results in others.items():
         assert sorted(results) == sorted(serial), name
@@ -50,12 +68,35 @@ if __name__ == "__main__":
 """
 
 
-def test_every_runner_gives_the_serial_results(run_script):
+@pytest.fixture(scope="module")
+def fresh_run(tmp_path_factory):
+    """One fresh process, one LocalCluster: the runner check and the fit_best check."""
+    pytest.importorskip("distributed")
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path_factory.mktemp("runners") / "check.py"
+    path.write_text(textwrap.dedent(TRIALS_SCRIPT))
+    out = subprocess.run(
+        [sys.executable, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    lines = {
+        line.split()[0]: line.split()[1:] for line in out.stdout.splitlines() if line
+    }
+    assert "RESULT" in lines and "FIT" in lines, out.stderr[-3000:]
+    return lines
+
+
+def test_every_runner_gives_the_serial_results(fresh_run):
     """Check worker processes and a Dask LocalCluster (127.0.0.1, 2 workers) against the
     serial runner on the same trials: plain, weighted, resampled, epoch-wise and loss
     strategies, and the weights of a kept model."""
-    pytest.importorskip("distributed")
-    words = run_script(TRIALS_SCRIPT)
+    words = fresh_run["RESULT"]
     results = dict(zip(words[0::3], zip(words[1::3], words[2::3])))
     assert set(results) == {"process", "dask"}
     for proba, weights in results.values():
@@ -63,33 +104,11 @@ def test_every_runner_gives_the_serial_results(run_script):
         assert float(weights) <= 1e-5
 
 
-FIT_SCRIPT = """
-import numpy as np, pandas as pd, distributed
-import balanceflow as bf
-from balanceflow.model_selection import fit_best
-
-if __name__ == "__main__":
-    X, y = bf.datasets.load("new-thyroid1")
-    X = pd.DataFrame(np.asarray(X), columns=[f"f{i}" for i in range(X.shape[1])])
-    settings = dict(candidates=["none", "over", "ldam_drw"], n_splits=2, epochs=2, bag=1)
-    serial = fit_best(X, y, **settings)
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
-    ) as cluster:
-        remote = fit_best(X, y, scheduler=cluster.scheduler_address, **settings)
-    diff = np.abs(serial.predict_proba(X) - remote.predict_proba(X)).max()
-    oof = np.abs(serial.oof_proba - remote.oof_proba).max()
-    print("RESULT", serial.card["strategy"], remote.card["strategy"], serial.threshold,
-          remote.threshold, diff, oof, serial.card["final_model"]["models"])
-"""
-
-
-def test_fit_best_on_a_dask_cluster_equals_the_serial_fit(run_script):
+def test_fit_best_on_a_dask_cluster_equals_the_serial_fit(fresh_run):
     """Check that fit_best with a Dask scheduler (LocalCluster on 127.0.0.1, 2 workers)
     chooses the same strategy, tunes the same threshold and ships the same model as the
     serial fit: its selection and its bag are trials of the same runner."""
-    pytest.importorskip("distributed")
-    chosen, chosen_remote, cut, cut_remote, diff, oof, models = run_script(FIT_SCRIPT)
+    chosen, chosen_remote, cut, cut_remote, diff, oof, models = fresh_run["FIT"]
     assert chosen == chosen_remote
     assert float(cut) == pytest.approx(float(cut_remote), abs=1e-6)
     assert float(diff) <= 1e-5 and float(oof) <= 1e-5

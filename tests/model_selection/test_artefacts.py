@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 import zipfile
 
 import numpy as np
@@ -20,7 +21,7 @@ import balanceflow as bf
 from balanceflow.cli import app
 from balanceflow.exceptions import DataError
 from balanceflow.model_selection import fit_best, load_fitted
-from balanceflow.model_selection._fit import CARD_ENTRY, card_path, check_card
+from balanceflow.model_selection._artefacts import CARD_ENTRY, card_path, check_card
 
 
 @pytest.fixture(scope="module")
@@ -119,13 +120,20 @@ def test_a_damaged_card_is_one_clear_error(fitted, edit, message):
 
 KILL_SCRIPT = """
 import sys
-from balanceflow.model_selection import load_fitted
-a, b, target = sys.argv[1:4]
-models = [load_fitted(a), load_fitted(b)]
+from pathlib import Path
+from balanceflow.model_selection._artefacts import _replace_atomically
+folder, target = Path(sys.argv[1]), Path(sys.argv[2])
+pairs = [
+    ((folder / f"{n}.keras").read_bytes(), (folder / f"{n}.card.json").read_bytes())
+    for n in ("a", "b")
+]
+copy = target.with_name(target.name.removesuffix(".keras") + ".card.json")
 print("ready", flush=True)
 i = 0
 while True:
-    models[i % 2].save(target)
+    model, card = pairs[i % 2]
+    _replace_atomically(target, model)  # the steps of FittedModel.save, once staged
+    _replace_atomically(copy, card, may_vanish=True)
     i += 1
 """
 
@@ -133,9 +141,13 @@ while True:
 def test_a_save_killed_at_random_moments_leaves_a_whole_model_and_no_temporary_file(
     fitted, thyroid, tmp_path
 ):
-    """Check, over SIGKILLs at random moments of a loop that saves two different models
-    to one path, that the path always loads, that its card is its own model's (the
-    threshold goes with the weights), and that nothing else is left in the folder."""
+    """Check, over SIGKILLs at random moments of a loop that writes two different saved
+    models to one path (the steps of ``save`` after the model is staged in the system's
+    temporary folder), that the path always loads, that its card is its own model's (the
+    threshold goes with the weights), and that nothing else is left in the folder.
+
+    The writer imports no TensorFlow, so it starts fast and is killed often.
+    """
     X, _ = thyroid
     other = fit_best(
         *thyroid, strategy="none", bag=0, vote=1, n_splits=2, epochs=2, seed=5
@@ -147,34 +159,26 @@ def test_a_save_killed_at_random_moments_leaves_a_whole_model_and_no_temporary_f
     folder = tmp_path / "out"
     folder.mkdir()
     target = folder / "m.keras"
-    script = tmp_path / "saver.py"
+    script = tmp_path / "writer.py"
     script.write_text(textwrap.dedent(KILL_SCRIPT))
     rng = random.Random(0)
     for _ in range(6):
         child = subprocess.Popen(
-            [
-                sys.executable,
-                str(script),
-                str(tmp_path / "a.keras"),
-                str(tmp_path / "b.keras"),
-                str(target),
-            ],
+            [sys.executable, str(script), str(tmp_path), str(target)],
             stdout=subprocess.PIPE,
             text=True,
             start_new_session=True,
         )
         assert child.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.05, 1.5))
+        time.sleep(rng.uniform(0.0, 0.3))
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
         child.stdout.close()
         assert {p.name for p in folder.iterdir()} <= {"m.keras", "m.card.json"}
         if not target.exists():
-            continue  # killed before the first save finished: nothing half-written
-        import warnings
-
+            continue  # killed before the first write finished: nothing half-written
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # the copy may lag one save
+            warnings.simplefilter("ignore", UserWarning)  # the copy may lag one write
             loaded = load_fitted(target)
         proba = expected[round(loaded.threshold, 12)]
         np.testing.assert_allclose(loaded.predict_proba(X), proba, atol=1e-6)

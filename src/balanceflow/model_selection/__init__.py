@@ -1,12 +1,12 @@
 """``compare``: which imbalance strategy works on this data, under stratified CV."""
 
-from balanceflow.model_selection._compare import ProgressCallback, Target, compare
-from balanceflow.model_selection._fit import (
+from balanceflow.model_selection._artefacts import (
     FittedModel,
     check_model_path,
-    fit_best,
     load_fitted,
 )
+from balanceflow.model_selection._compare import ProgressCallback, Target, compare
+from balanceflow.model_selection._fit import fit_best
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._result import METRIC_LABELS, CompareResult
 
