@@ -130,3 +130,10 @@ def test_markup_in_names_and_labels_is_printed_as_text(tmp_path):
     assert result.exit_code == 0, result.output
     assert "[bold]mine[/bold]" in result.output
     assert "[red]rare[/red]" in result.output and "[b]common" in result.output
+
+
+def test_unhashable_cells_get_the_column_error_not_a_traceback(no_training):
+    X = pd.DataFrame({"a": np.linspace(0, 1, 30), "b": [[1, 2]] * 30})
+    y = np.array([0] * 25 + [1] * 5)
+    with pytest.raises(DataError, match=r"'b' holds values of type \['list'\]"):
+        bf.compare(X, y, strategies=["none"], n_splits=2, epochs=1)

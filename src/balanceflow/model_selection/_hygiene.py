@@ -47,7 +47,10 @@ def check_features_against_target(
 
 
 def _is_copy_of_target(values: pd.Series, codes: np.ndarray, n_classes: int) -> bool:
-    if values.isna().any() or values.nunique() != n_classes:
+    try:
+        if values.isna().any() or values.nunique() != n_classes:
+            return False
+    except TypeError:  # unhashable cells (lists, dicts): clean_features names them
         return False
     classes_per_value = pd.Series(codes, index=values.index).groupby(values.to_numpy())
     return bool((classes_per_value.nunique() == 1).all())
