@@ -183,6 +183,19 @@ def test_fit_predict_round_trip_through_the_cli(thyroid, tmp_path):
     expected = np.where(proba[:, k] >= fitted.threshold, "hyper", "normal")
     assert written["label"].tolist() == expected.tolist()
     assert fitted.card["decision"]["threshold_class_index"] == k  # the minority
+    # The training table itself, label column included: the label is set aside, by name.
+    assert fitted.card["target"] == "label"
+    again = tmp_path / "again.csv"
+    result = runner.invoke(
+        app, ["predict", str(model), str(train_csv), "--out", str(again)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Ignoring the column 'label'" in result.stderr
+    np.testing.assert_allclose(
+        pd.read_csv(again)[["proba_hyper", "proba_normal"]],
+        fitted.predict_proba(X),
+        atol=1e-6,
+    )
 
 
 def test_predict_rejects_a_table_with_other_columns(thyroid, tmp_path):

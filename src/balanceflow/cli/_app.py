@@ -593,6 +593,13 @@ def predict_command(
     from balanceflow.model_selection import load_fitted
 
     fitted = load_fitted(model)
+    target = fitted.card.get("target")
+    if target in frame.columns and target not in fitted.schema.columns:
+        frame = frame.drop(columns=[target])
+        errors.print(
+            f"Ignoring the column {escape(repr(target))} of {escape(str(file))}: it is the "
+            "label the model was trained to predict."
+        )
     proba = fitted.predict_proba(frame, str(file))
     result = pd.DataFrame({"label": fitted.labels_from_proba(proba)}, index=frame.index)
     for i, label in enumerate(fitted.classes):

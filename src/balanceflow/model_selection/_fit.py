@@ -175,6 +175,9 @@ def fit_best(
         schema,
         holdout,
     )
+    # The label column's name (a named Series), so that predict can set it aside.
+    name = getattr(y, "name", None)
+    card["target"] = None if name is None else str(name)
     return FittedModel(
         final,
         schema,
