@@ -13,7 +13,6 @@ from sklearn.model_selection import train_test_split
 from balanceflow._validation import (
     check_consistent_length,
     check_int,
-    check_targets,
     derive_seed,
     short_repr,
     take_rows,
@@ -104,6 +103,8 @@ def fit_best(
     card (strategy, cross-validated metrics with intervals, the threshold and the rows it
     was tuned on, class priors, data schema).
     """
+    from balanceflow._models import predict_proba
+
     vote, bag = _check_fit_options(X, holdout, vote, bag, metric, objective)
     recipe = resolve_recipe(
         recipe, model_fn=model_fn, epochs=epochs, batch_size=batch_size, seed=seed
@@ -113,7 +114,7 @@ def fit_best(
     target = Target.from_labels(y, pos_label)
     pool = resolve_strategies(candidates if strategy == "best" else [strategy])
     train_idx, hold_idx = _split_holdout(target, holdout, n_splits, recipe.seed)
-    labels = check_targets(y)
+    labels = target.classes[target.codes]  # y as checked by Target
 
     result = compare(
         take_rows(X, train_idx),
@@ -144,8 +145,10 @@ def fit_best(
 
     if hold_idx is not None:
         tune_codes = target.codes[hold_idx]
-        tune_proba = predict_proba_of(
-            final, schema.transform(take_rows(X, hold_idx), "the held-out part"), target
+        tune_proba = predict_proba(
+            final,
+            schema.transform(take_rows(X, hold_idx), "the held-out part"),
+            target.n_classes,
         )
         tuned_on = "held-out rows"
     elif bag_oof is None:
@@ -429,12 +432,6 @@ def _combine_final(
     return combine_models(
         models, input_shape, method, np.full(len(models), 1 / len(models)), n_classes
     )
-
-
-def predict_proba_of(model: Any, features: np.ndarray, target: Target) -> np.ndarray:
-    from balanceflow._models import predict_proba
-
-    return predict_proba(model, features, target.n_classes)
 
 
 def _tune_decision(
