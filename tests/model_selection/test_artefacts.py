@@ -174,7 +174,14 @@ def test_a_save_killed_at_random_moments_leaves_a_whole_model_and_no_temporary_f
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
         child.stdout.close()
-        assert {p.name for p in folder.iterdir()} <= {"m.keras", "m.card.json"}
+        # SIGKILL cannot be caught: a kill between naming the new file and renaming it
+        # over the old one (or, where the system has no unnamed files, during the write)
+        # may leave that process's hidden name, and only that.
+        left = {p.name for p in folder.iterdir()} - {"m.keras", "m.card.json"}
+        assert left <= {
+            f".m.keras.{child.pid}.tmp",
+            f".m.card.json.{child.pid}.tmp",
+        }
         if not target.exists():
             continue  # killed before the first write finished: nothing half-written
         with warnings.catch_warnings():
@@ -182,6 +189,8 @@ def test_a_save_killed_at_random_moments_leaves_a_whole_model_and_no_temporary_f
             loaded = load_fitted(target)
         proba = expected[round(loaded.threshold, 12)]
         np.testing.assert_allclose(loaded.predict_proba(X), proba, atol=1e-6)
+    fitted.save(target)  # the next save removes what the killed ones left
+    assert {p.name for p in folder.iterdir()} == {"m.keras", "m.card.json"}
 
 
 def test_a_save_removes_what_a_killed_save_left_and_only_that(fitted, tmp_path):
