@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from balanceflow._validation import short_repr
+from balanceflow._validation import derive_seed, short_repr
 from balanceflow.exceptions import InvalidParameterError
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "call_model_fn",
     "default_model_fn",
     "epoch_batches",
+    "epoch_order",
     "fit_arrays",
     "predict_proba",
     "to_class_proba",
@@ -201,25 +202,38 @@ def fit_arrays(
     return model
 
 
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The row order of epoch ``epoch`` (0, 1, ...) of a training run seeded ``seed``: a
+    permutation of ``range(n)`` drawn from ``(seed, epoch)``. Both engines feed it, so a
+    model trains on the same batches alone or stacked with others."""
+    rng = np.random.default_rng(derive_seed(seed, "epoch-order", int(epoch)))
+    return rng.permutation(n)
+
+
 def epoch_batches(
     X: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int
 ) -> tuple[Any, int]:
     """An endless ``tf.data`` stream of ``(x, y)`` batches, and the batches per epoch.
 
-    Every ``ceil(n / batch_size)`` batches hold each row exactly once, in a fresh
-    permutation seeded by ``seed`` (the last batch of an epoch is smaller). Rows are
+    Every ``ceil(n / batch_size)`` batches hold each row exactly once, in the order
+    :func:`epoch_order` gives that epoch (the last batch of an epoch is smaller). Rows are
     gathered by index from one tensor copy of the arrays.
     """
     import tensorflow as tf
 
     n = len(y)
     features, labels = tf.constant(X), tf.constant(y)
+
+    def order(epoch: Any) -> np.ndarray:
+        return epoch_order(n, seed, int(epoch)).astype(np.int64)
+
     dataset = (
-        tf.data.Dataset.range(n)
-        .shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
+        tf.data.Dataset.counter()
+        .map(lambda e: tf.ensure_shape(tf.numpy_function(order, [e], tf.int64), (n,)))
+        .flat_map(
+            lambda rows: tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
+        )
         .map(lambda rows: (tf.gather(features, rows), tf.gather(labels, rows)))
-        .repeat()
         .prefetch(2)
     )
     return dataset, -(-n // batch_size)

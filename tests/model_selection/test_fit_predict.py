@@ -115,7 +115,8 @@ def test_a_bag_scores_each_row_with_the_models_that_never_trained_on_it(
         return model
 
     monkeypatch.setattr(trial_module, "train_model", spy_train)
-    fitted = fit_best(X, y, strategy="over", bag=2, **FAST)
+    # The spy watches the one-at-a-time trainer (fused == loop is tested in training/).
+    fitted = fit_best(X, y, strategy="over", bag=2, engine="loop", **FAST)
     (result,) = seen["result"]
     features = fitted.schema.transform(X)
 

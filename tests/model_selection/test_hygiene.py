@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import balanceflow as bf
+import balanceflow.training._fused as fused_module
 import balanceflow.training._trial as trial_module
 from balanceflow.cli import app
 from balanceflow.exceptions import DataError
@@ -34,7 +35,8 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a model was trained before the data was checked")
 
-    monkeypatch.setattr(trial_module, "train_model", refuse)
+    monkeypatch.setattr(trial_module, "train_model", refuse)  # one at a time
+    monkeypatch.setattr(fused_module, "fused_results", refuse)  # stacked
 
 
 @pytest.mark.parametrize(

@@ -223,6 +223,8 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
         f"{escape(settings['model'])}, {settings['epochs']} epochs, batch {settings['batch_size']}, "
         f"{decision}; mean ± std over folds"
     )
+    if settings.get("engine"):
+        console.print(f"engine {escape(settings['engine'])}", style="dim")
     table = Table(show_lines=False, header_style="bold")
     info = result.statistics(metric)
     table.add_column("#", justify="right")
@@ -279,6 +281,21 @@ NJobsOption = Annotated[
 SchedulerOption = Annotated[
     str | None,
     typer.Option(help="Run on an existing Dask scheduler, e.g. tcp://127.0.0.1:8786."),
+]
+
+
+class Engine(str, Enum):
+    auto = "auto"
+    fused = "fused"
+    loop = "loop"
+
+
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        help="fused: train many models as one stacked computation (fast); loop: one at "
+        "a time; auto: fused where the model allows. Same results up to round-off."
+    ),
 ]
 SeedOption = Annotated[int, typer.Option(help="Seed of folds, weights and samplers.")]
 EpochsOption = Annotated[int, typer.Option(help="Training epochs per model.")]
@@ -347,6 +364,7 @@ def compare_command(
     repeats: RepeatsOption = 1,
     n_jobs: NJobsOption = 1,
     scheduler: SchedulerOption = None,
+    engine: EngineOption = Engine.auto,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -420,6 +438,7 @@ def compare_command(
             scheduler=scheduler,
             out=out,
             tune_threshold=tune_threshold,
+            engine=engine.value,
         )
     result.dataset = source
     if report is not None:
@@ -491,6 +510,7 @@ def fit_command(
     pos_label: PosLabelOption = None,
     n_jobs: NJobsOption = 1,
     scheduler: SchedulerOption = None,
+    engine: EngineOption = Engine.auto,
     config: ConfigOption = None,
     model: ModelOption = None,
     output_format: FormatOption = OutputFormat.table,
@@ -527,6 +547,7 @@ def fit_command(
             pos_label=_pos_label(pos_label, y),
             n_jobs=n_jobs,
             scheduler=scheduler,
+            engine=engine.value,
             progress=_progress_callback(bar, bar.add_task("", total=None)),
         )
     card_file = fitted.save(out)

@@ -232,6 +232,17 @@ class _Pipeline:
         if carry is not None and self.shard is None:
             yield carry
 
+    def epoch_parts(self, epoch: int) -> Iterator[Draw]:
+        """The batches of pass ``epoch`` (0, 1, ...) as row plans, the ones ``dataset()``
+        gathers: real rows, and for ``"interpolate"`` each entry's partner and mixing
+        weight (0 for a real row)."""
+        if self.shard is not None or self.mixup_alpha is not None:
+            raise InvalidParameterError(
+                "epoch_parts() plans plain batches: not with `input_context` or "
+                "`mixup_alpha`."
+            )
+        return self._parts(epoch * self.draws_per_epoch)
+
     def _sharded(self, parts: Iterator[Draw]) -> Iterator[Draw]:
         """Under an InputContext: this pipeline's per-replica slices of each global batch."""
         pipeline_id, n_pipelines, local = self.shard
@@ -499,6 +510,42 @@ def balanced_dataset(
     >>> np.bincount(yb.numpy()).tolist()
     [10, 10]
     """
+    return balanced_pipeline(
+        X,
+        y,
+        batch_size=batch_size,
+        method=method,
+        sampling_strategy=sampling_strategy,
+        seed=seed,
+        sample_weight=sample_weight,
+        draws_per_epoch=draws_per_epoch,
+        k_neighbors=k_neighbors,
+        mixup_alpha=mixup_alpha,
+        shuffle=shuffle,
+        classes=classes,
+        input_context=input_context,
+    ).dataset()
+
+
+def balanced_pipeline(
+    X: Any,
+    y: Any,
+    *,
+    batch_size: int,
+    method: Literal["under", "over", "interpolate"] = "under",
+    sampling_strategy: Any = "auto",
+    seed: int | None = 0,
+    sample_weight: Any = None,
+    draws_per_epoch: int = 1,
+    k_neighbors: int = 5,
+    mixup_alpha: float | None = None,
+    shuffle: bool = True,
+    classes: Any = None,
+    input_context: Any = None,
+):
+    """The batch plan behind :func:`balanced_dataset` (same arguments, checked the same
+    way): ``pipeline.epoch_parts(epoch)`` are the epoch's batches as row plans, which
+    the fused trainer gathers itself; ``pipeline.dataset()`` is the ``tf.data`` stream."""
     if not isinstance(method, str) or method not in METHODS:
         raise InvalidParameterError(
             f"Unknown `method`. Received: method={short_repr(method)}. Use one of "
@@ -603,4 +650,4 @@ def balanced_dataset(
         seed=seed,
         shard=shard,
     )
-    return pipeline.dataset()
+    return pipeline

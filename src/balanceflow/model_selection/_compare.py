@@ -55,7 +55,8 @@ __all__ = ["ProgressCallback", "Target", "compare", "score_fold"]
 
 # 2: one tf.data pipeline for all epochs (fit_arrays) instead of model.fit on arrays.
 # 3: trials keyed by the strategy's parts (the same training as protocol 2).
-TRIAL_PROTOCOL = 3
+# 4: epoch row orders from numpy (epoch_order), shared by the loop and fused engines.
+TRIAL_PROTOCOL = 4
 
 
 class ProgressCallback(Protocol):
@@ -129,6 +130,7 @@ def compare(
     scheduler: str | None = None,
     out: str | None = None,
     tune_threshold: str | None = None,
+    engine: str = "auto",
 ) -> CompareResult:
     """Compare imbalance strategies under stratified K-fold cross-validation.
 
@@ -182,6 +184,13 @@ def compare(
     scheduler : str, optional
         Address of an existing Dask distributed scheduler (``tcp://host:port``); the trials
         run on its workers (needs ``balanceflow[dask]``).
+    engine : {"auto", "fused", "loop"}, default="auto"
+        How the models train: ``"fused"`` stacks many models into one computation (one
+        step trains all of them; much faster for the small models of a comparison),
+        ``"loop"`` trains one at a time, ``"auto"`` fuses what can be stacked (a chain of
+        Dense layers with Adam, on TensorFlow) and loops over the rest. Every model gets
+        the same batches either way, so the results agree up to float round-off.
+        ``settings["engine"]`` says what ran.
     tune_threshold : str, optional
         Binary targets: add ``NAME+tuned`` beside every strategy, whose decision threshold is
         tuned for this objective (e.g. ``"g_mean"``, ``"f1"``, ``"mcc"``; see
@@ -213,7 +222,7 @@ def compare(
     n_splits = check_int(n_splits, "n_splits", minimum=2)
     n_repeats = check_int(n_repeats, "n_repeats")
     threshold = _check_threshold(threshold)
-    runner = get_runner(n_jobs, scheduler)
+    runner = get_runner(n_jobs, scheduler, engine)
     requested = resolve_strategies(strategies)
     if tune_threshold is not None:
         requested += [
@@ -261,6 +270,7 @@ def compare(
         store_key,
         progress,
     )
+    settings["engine"] = describe_engines(outputs.values())
     records, oof = score_trials(
         requested, folds, outputs, target, threshold, recipe.seed
     )
@@ -464,13 +474,24 @@ def run_with_store(
             todo.append(trial)
         else:
             outputs[trial.tag] = TrialResult(
-                trial.tag, np.asarray(record["proba"]), None, record["fit_seconds"]
+                trial.tag,
+                np.asarray(record["proba"]),
+                None,
+                record["fit_seconds"],
+                engine="stored",
             )
     done, total = len(outputs), len(trials)
     if progress is not None:
         progress(done, total, "resumed" if done else "starting")
     by_tag = {t.tag: t for t in todo}
-    for result in runner.run(data, recipe, todo):
+    step_progress = None
+    if progress is not None:
+        base = done
+
+        def step_progress(models: float, description: str) -> None:
+            progress(min(base + models, total), total, description)
+
+    for result in runner.run(data, recipe, todo, step_progress):
         outputs[result.tag] = result
         if store is not None:
             store.append(
@@ -487,6 +508,26 @@ def run_with_store(
         if progress is not None:
             progress(done, total, f"fold {result.tag[1] + 1} · {result.tag[2]}")
     return outputs
+
+
+def describe_engines(results: Any) -> str:
+    """How the trials of a run trained, in words: ``"fused: 20 models, up to 20 per
+    step"``, ``"loop: 20 models"``, or both with the reason some trained alone."""
+    results = list(results)
+    fused = [r for r in results if r.engine == "fused"]
+    alone = [r for r in results if r.engine == "loop"]
+    stored = [r for r in results if r.engine == "stored"]
+    parts = []
+    if fused:
+        widest = max(r.group_size for r in fused)
+        parts.append(f"fused: {len(fused)} models, up to {widest} per step")
+    if alone:
+        notes = sorted({r.engine_note for r in alone if r.engine_note})
+        why = f" ({'; '.join(notes)})" if notes else ""
+        parts.append(f"loop: {len(alone)} models{why}")
+    if stored:
+        parts.append(f"{len(stored)} read back from the results store")
+    return " + ".join(parts)
 
 
 def score_trials(

@@ -66,6 +66,7 @@ def fit_best(
     progress: Any = None,
     n_jobs: int = 1,
     scheduler: str | None = None,
+    engine: str = "auto",
 ) -> FittedModel:
     """Choose a strategy by cross-validation, train it and tune its decision threshold.
 
@@ -96,7 +97,8 @@ def fit_best(
 
     Every model (the selection's and the bag's) is a trial of the same runner as
     :func:`compare`'s: ``n_jobs`` worker processes or a Dask ``scheduler`` give the serial
-    result. ``recipe`` (or ``model_fn``, ``epochs``, ``batch_size``, ``seed``) and
+    result, and ``engine`` (``"auto"``, ``"fused"``, ``"loop"``) trains them stacked or
+    one at a time with the same batches. ``recipe`` (or ``model_fn``, ``epochs``, ``batch_size``, ``seed``) and
     ``pos_label`` mean what they mean for :func:`compare`.
 
     Returns a :class:`FittedModel`; ``save(path)`` writes one ``.keras`` file and a JSON model
@@ -109,7 +111,7 @@ def fit_best(
     recipe = resolve_recipe(
         recipe, model_fn=model_fn, epochs=epochs, batch_size=batch_size, seed=seed
     )
-    runner = get_runner(n_jobs, scheduler)
+    runner = get_runner(n_jobs, scheduler, engine)
     check_consistent_length(X, y)
     target = Target.from_labels(y, pos_label)
     pool = resolve_strategies(candidates if strategy == "best" else [strategy])
@@ -127,6 +129,7 @@ def fit_best(
         progress=progress,
         n_jobs=n_jobs,
         scheduler=scheduler,
+        engine=engine,
     )
     voting = strategy == "best" and n_repeats == 1
     chosen, oof = _select(result, pool, metric, vote if voting else 1)
@@ -396,7 +399,15 @@ def train_final(
         ]
     trials = [replace(t, tag=i) for i, t in enumerate(trials)]
     results: dict[int, Any] = {}
-    for result in runner.run(data, recipe, trials):
+    step_progress = None
+    if progress is not None:
+
+        def step_progress(models: float, description: str) -> None:
+            progress(
+                min(models, len(trials)), len(trials), f"final bag · {description}"
+            )
+
+    for result in runner.run(data, recipe, trials, step_progress):
         results[result.tag] = result
         if progress is not None:
             name = trials[result.tag].strategy.name

@@ -60,6 +60,11 @@ class TrainingSetup:
     pipeline : dict, optional
         Keyword arguments of :func:`balanceflow.data.balanced_dataset`: the rows are fed as a
         fresh balanced draw every epoch instead of every row once per epoch.
+    source_rows : ndarray of int, optional
+        Where each row of ``X`` comes from among the trial's original training rows, when
+        a part resampled them by index (a sampler with ``sample_indices_``); None when
+        ``X`` is still the original rows or a part made rows of its own. The fused trainer
+        gathers these rows from one shared copy instead of a resampled copy per model.
     """
 
     X: Any = field(repr=False)
@@ -72,6 +77,9 @@ class TrainingSetup:
     loss: Any = None
     callbacks: tuple[Any, ...] = ()
     pipeline: dict[str, Any] | None = None
+    source_rows: np.ndarray | None = field(default=None, repr=False)
+    # False once a part made rows that are not copies of the original ones.
+    rows_are_copies: bool = True
 
     @property
     def class_counts(self) -> np.ndarray:
@@ -146,7 +154,15 @@ class Resample(Part):
             seed=derive_seed(setup.seed, "sampler", name),
         )
         X, y = sampler.fit_resample(setup.X, setup.y)
-        return replace(setup, X=X, y=np.asarray(y))
+        indices = getattr(sampler, "sample_indices_", None)
+        if indices is None or not setup.rows_are_copies:
+            return replace(
+                setup, X=X, y=np.asarray(y), source_rows=None, rows_are_copies=False
+            )
+        indices = np.asarray(indices, dtype=np.int64)
+        if setup.source_rows is not None:
+            indices = setup.source_rows[indices]
+        return replace(setup, X=X, y=np.asarray(y), source_rows=indices)
 
 
 @dataclass(frozen=True, repr=False)

@@ -5,7 +5,10 @@
 - :class:`Trial`: one model to train (a single-model strategy, its training and scored
   rows, its seeds) over a shared :class:`TrialData`; :func:`run_trial` trains it.
 - Runners (:class:`SerialRunner`, :class:`ProcessRunner`, :class:`DaskRunner`;
-  :func:`get_runner`): where a list of trials runs; all give the serial results.
+  :func:`get_runner`): where a list of trials runs; all give the serial results. Each
+  hands groups of trials to :func:`run_group`, which trains them one at a time
+  (``engine="loop"``) or stacked into one computation (``"fused"``; ``"auto"`` fuses
+  what can be stacked).
 - :class:`StrategyEnsemble`: one model per strategy, trained as trials, saved as one
   ``.keras`` file.
 
@@ -30,6 +33,7 @@ from balanceflow.training._trial import (
     TrialResult,
     clear_cache,
     rebuild_model,
+    run_group,
     run_trial,
     train_model,
 )
@@ -50,6 +54,7 @@ __all__ = [
     "map_in_workers",
     "rebuild_model",
     "resolve_recipe",
+    "run_group",
     "run_trial",
     "train_model",
 ]

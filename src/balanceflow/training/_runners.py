@@ -3,7 +3,8 @@
 Every runner has one method, ``run(data, recipe, trials)``, which yields each trial's
 :class:`~balanceflow.training.TrialResult` as soon as it is done (in any order: the
 result's ``tag`` says which trial it is). All of them call the same
-:func:`~balanceflow.training.run_trial`, so they give the same results.
+:func:`~balanceflow.training.run_group` on groups of trials (one trial per group with
+the ``loop`` engine), so they give the same results.
 """
 
 from __future__ import annotations
@@ -13,89 +14,133 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from balanceflow._validation import short_repr
+from balanceflow._validation import did_you_mean, short_repr
 from balanceflow.exceptions import BalanceflowError, InvalidParameterError
 from balanceflow.training._trial import (
+    ENGINES,
+    StepProgress,
     Trial,
     TrialData,
     TrialResult,
     clear_cache,
-    run_trial,
+    run_group,
 )
 
 __all__ = [
+    "MAX_GROUP",
     "DaskRunner",
     "ProcessRunner",
     "Runner",
     "SerialRunner",
+    "check_engine",
     "check_n_jobs",
     "get_runner",
     "map_in_workers",
+    "plan_groups",
 ]
 
 
 class Runner:
-    """Base of the runners: ``run(data, recipe, trials)`` yields results as they finish."""
+    """Base of the runners: ``run(data, recipe, trials)`` yields results as they finish.
+
+    ``engine`` says how the trials train: ``"loop"`` one model at a time, ``"fused"``
+    many models stacked into one computation (:mod:`balanceflow.training._fused`; an
+    error where they cannot be), ``"auto"`` (default) fused where they can be and one at
+    a time otherwise. Both engines give each model the same batches, so they give the
+    same results up to float round-off.
+    """
+
+    engine: str = "auto"
 
     def run(
-        self, data: TrialData, recipe: Any, trials: Sequence[Trial]
+        self,
+        data: TrialData,
+        recipe: Any,
+        trials: Sequence[Trial],
+        progress: StepProgress | None = None,
     ) -> Iterator[TrialResult]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _groups(self, trials: Sequence[Trial], workers: int) -> list[list[Trial]]:
+        return plan_groups(trials, self.engine, workers)
 
 
 class SerialRunner(Runner):
     """Every trial in this process, in order (trials of one fold reuse its preprocessing
-    and initial weights)."""
+    and initial weights); with a fused engine, all of them stacked in one group."""
+
+    def __init__(self, engine: str = "auto"):
+        self.engine = check_engine(engine)
 
     def run(
-        self, data: TrialData, recipe: Any, trials: Sequence[Trial]
+        self,
+        data: TrialData,
+        recipe: Any,
+        trials: Sequence[Trial],
+        progress: StepProgress | None = None,
     ) -> Iterator[TrialResult]:
         try:
-            for trial in trials:
-                yield run_trial(data, recipe, trial)
+            for group in self._groups(trials, 1):
+                yield from run_group(
+                    data, recipe, group, self.engine, progress=progress
+                )
         finally:
             clear_cache()
 
     def __repr__(self) -> str:
-        return "SerialRunner()"
+        return f"SerialRunner(engine={self.engine!r})"
 
 
 class ProcessRunner(Runner):
     """Trials in ``n_jobs`` joblib worker processes (-1: one per core), each with its
-    TensorFlow threads capped so the workers share the cores. Workers get one trial at a
-    time, so they share the work evenly, and keep their last fold's preprocessing and
-    initial weights for the next trial of it."""
+    TensorFlow threads capped so the workers share the cores. One at a time (``loop``),
+    workers get one trial at a time, so they share the work evenly, and keep their last
+    fold's preprocessing and initial weights for the next trial of it; fused, the trials
+    are dealt into one stacked group per worker."""
 
-    def __init__(self, n_jobs: int = -1):
+    def __init__(self, n_jobs: int = -1, engine: str = "auto"):
         self.n_jobs = check_n_jobs(n_jobs)
+        self.engine = check_engine(engine)
 
     def run(
-        self, data: TrialData, recipe: Any, trials: Sequence[Trial]
+        self,
+        data: TrialData,
+        recipe: Any,
+        trials: Sequence[Trial],
+        progress: StepProgress | None = None,
     ) -> Iterator[TrialResult]:
         if len(trials) <= 1:  # not worth starting a worker
-            yield from SerialRunner().run(data, recipe, trials)
+            yield from SerialRunner(self.engine).run(data, recipe, trials, progress)
             return
-        yield from map_in_workers(
-            run_trial,
-            [(data, recipe, trial) for trial in trials],
+        workers = self.n_jobs if self.n_jobs > 0 else (os.cpu_count() or 1)
+        groups = self._groups(trials, workers)
+        for results in map_in_workers(
+            run_group,
+            [(data, recipe, group, self.engine) for group in groups],
             self.n_jobs,
             ordered=False,
-        )
+        ):
+            yield from results
 
     def __repr__(self) -> str:
-        return f"ProcessRunner(n_jobs={self.n_jobs})"
+        return f"ProcessRunner(n_jobs={self.n_jobs}, engine={self.engine!r})"
 
 
 class DaskRunner(Runner):
     """Trials on the workers of an existing Dask distributed scheduler
-    (``tcp://host:port``; needs ``balanceflow[dask]``). Thread limits are left to the
-    cluster's own worker settings."""
+    (``tcp://host:port``; needs ``balanceflow[dask]``); fused, one stacked group per
+    worker thread. Thread limits are left to the cluster's own worker settings."""
 
-    def __init__(self, scheduler: str):
+    def __init__(self, scheduler: str, engine: str = "auto"):
         self.scheduler = check_scheduler(scheduler)
+        self.engine = check_engine(engine)
 
     def run(
-        self, data: TrialData, recipe: Any, trials: Sequence[Trial]
+        self,
+        data: TrialData,
+        recipe: Any,
+        trials: Sequence[Trial],
+        progress: StepProgress | None = None,
     ) -> Iterator[TrialResult]:
         try:
             from distributed import Client, as_completed
@@ -113,18 +158,46 @@ class DaskRunner(Runner):
                 "scheduler is running."
             ) from None
         try:
+            workers = max(1, sum(client.nthreads().values()))
             shared = client.scatter([data, recipe], broadcast=True)
             futures = [
-                client.submit(run_trial, *shared, trial, pure=False) for trial in trials
+                client.submit(run_group, *shared, group, self.engine, pure=False)
+                for group in self._groups(trials, workers)
             ]
             for future in as_completed(futures):
-                yield future.result()
+                yield from future.result()
             client.run(clear_cache)  # the workers outlive this run: free their fold
         finally:
             client.close()
 
     def __repr__(self) -> str:
-        return f"DaskRunner({self.scheduler!r})"
+        return f"DaskRunner({self.scheduler!r}, engine={self.engine!r})"
+
+
+#: Most models stacked in one fused group (more would only grow the step's memory).
+MAX_GROUP = 64
+
+
+def plan_groups(
+    trials: Sequence[Trial], engine: str, workers: int
+) -> list[list[Trial]]:
+    """The units of work: one trial each with ``engine="loop"``; otherwise the trials
+    dealt round-robin into as many groups as there are workers (more if a group would
+    exceed :data:`MAX_GROUP`), so each group holds a mix of strategies and folds."""
+    if engine == "loop":
+        return [[trial] for trial in trials]
+    count = max(1, min(len(trials), max(workers, -(-len(trials) // MAX_GROUP))))
+    return [list(trials[i::count]) for i in range(count) if trials[i::count]]
+
+
+def check_engine(engine: Any) -> str:
+    """``engine`` as one of ``ENGINES``, or an error naming it."""
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise InvalidParameterError(
+            f"`engine` must be one of {list(ENGINES)}. Received: "
+            f"engine={short_repr(engine)}.{did_you_mean(engine, ENGINES)}"
+        )
+    return engine
 
 
 def check_n_jobs(n_jobs: Any) -> int:
@@ -154,17 +227,21 @@ def check_scheduler(scheduler: Any) -> str:
     return scheduler
 
 
-def get_runner(n_jobs: int = 1, scheduler: str | None = None) -> Runner:
-    """The runner for ``n_jobs`` worker processes, or for a Dask ``scheduler``."""
+def get_runner(
+    n_jobs: int = 1, scheduler: str | None = None, engine: str = "auto"
+) -> Runner:
+    """The runner for ``n_jobs`` worker processes, or for a Dask ``scheduler``, training
+    with ``engine``."""
     n_jobs = check_n_jobs(n_jobs)
+    engine = check_engine(engine)
     if scheduler is not None:
         if n_jobs != 1:
             raise InvalidParameterError(
                 "Give `n_jobs` (local worker processes) or `scheduler` (a Dask cluster), "
                 f"not both. Received: n_jobs={n_jobs}, scheduler={short_repr(scheduler)}."
             )
-        return DaskRunner(scheduler)
-    return SerialRunner() if n_jobs == 1 else ProcessRunner(n_jobs)
+        return DaskRunner(scheduler, engine)
+    return SerialRunner(engine) if n_jobs == 1 else ProcessRunner(n_jobs, engine)
 
 
 def _threads_per_worker(n_workers: int) -> int:

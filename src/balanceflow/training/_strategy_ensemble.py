@@ -152,6 +152,7 @@ class StrategyEnsemble:
         validation_data: tuple[Any, Any] | None = None,
         n_jobs: int = 1,
         scheduler: str | None = None,
+        engine: str = "auto",
         **fit_options: Any,
     ) -> StrategyEnsemble:
         """Train one member per strategy.
@@ -169,6 +170,10 @@ class StrategyEnsemble:
             Train the members in worker processes or on a Dask cluster (see
             :func:`balanceflow.training.get_runner`); ``model_fn`` must then be a
             module-level function.
+        engine : {"auto", "fused", "loop"}, default="auto"
+            Train the members stacked into one computation where the model allows (see
+            :class:`balanceflow.training.Runner`), or one at a time; the same batches
+            either way.
         epochs : int, default=30
         batch_size : int, default=64
         verbose : int, optional
@@ -222,7 +227,7 @@ class StrategyEnsemble:
             for i, strategy in enumerate(members)
         ]
         models: dict[int, Any] = {}
-        for result in get_runner(n_jobs, scheduler).run(data, recipe, trials):
+        for result in get_runner(n_jobs, scheduler, engine).run(data, recipe, trials):
             models[result.tag] = rebuild_model(
                 recipe,
                 self.input_shape_,

@@ -22,7 +22,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +33,15 @@ from balanceflow._validation import take_rows
 from balanceflow.strategies import Strategy, TrainingSetup
 
 __all__ = [
+    "ENGINES",
+    "StepProgress",
     "Trial",
     "TrialData",
     "TrialResult",
     "clear_cache",
+    "frame_arrays",
     "rebuild_model",
+    "run_group",
     "run_trial",
     "train_model",
 ]
@@ -107,12 +111,20 @@ class Trial:
 @dataclass
 class TrialResult:
     """What a trained trial sends back: its scored rows' probabilities, its weights when
-    asked (``keep_model``), and the seconds it trained for."""
+    asked (``keep_model``), and the seconds it trained for (a fused group's time shared
+    equally by its members).
+
+    ``engine`` says how it trained: ``"loop"`` (alone) or ``"fused"`` (stacked with
+    ``group_size - 1`` others); ``engine_note`` why a trial of a fused run trained alone.
+    """
 
     tag: Any
     proba: np.ndarray | None
     weights: list[np.ndarray] | None
     fit_seconds: float
+    engine: str = "loop"
+    group_size: int = 1
+    engine_note: str = ""
 
 
 def limit_threads(threads: int | None) -> None:
@@ -211,35 +223,79 @@ def clear_cache() -> None:
 def run_trial(
     data: TrialData, recipe: Any, trial: Trial, threads: int | None = None
 ) -> TrialResult:
-    """Train one trial and return its result (the one function every runner calls).
+    """Train one trial alone and return its result.
 
     ``threads``: in a worker process, its share of the cores for TensorFlow.
     """
-    from balanceflow._models import predict_proba
-
     limit_threads(threads)
     with _RUN_LOCK:
-        start = time.perf_counter()
-        X = _frame_arrays(data, trial.frame)
-        state = _initial_state(data, recipe, trial, X)
-        rows = trial.train_rows
-        model = train_model(
-            trial.strategy,
-            state,
-            X if rows is None else X[rows],
-            data.codes if rows is None else data.codes[rows],
-            seed=trial.seed,
-            recipe=recipe,
-            n_classes=data.n_classes,
+        return _train_alone(data, recipe, trial)
+
+
+#: ``engine`` values: ``auto`` stacks what can be stacked and trains the rest one at a
+#: time, ``fused`` insists (an error says why a model cannot be), ``loop`` trains one
+#: model at a time.
+ENGINES = ("auto", "fused", "loop")
+
+#: ``progress(models_done, description)``: how far a fused group is, in models (a
+#: fraction while they train).
+StepProgress = Callable[[float, str], None]
+
+
+def run_group(
+    data: TrialData,
+    recipe: Any,
+    trials: Sequence[Trial],
+    engine: str = "loop",
+    threads: int | None = None,
+    *,
+    progress: StepProgress | None = None,
+) -> list[TrialResult]:
+    """Train a group of trials and return their results in order (what every runner
+    calls): with ``engine="loop"`` one at a time, otherwise stacked by the fused trainer
+    (:mod:`balanceflow.training._fused`) where the model and strategy allow (``"auto"``
+    falls back to one at a time, ``"fused"`` raises).
+    """
+    limit_threads(threads)
+    with _RUN_LOCK:
+        if engine == "loop" or len(trials) < 2:
+            return [_train_alone(data, recipe, trial) for trial in trials]
+        from balanceflow.training._fused import fused_results
+
+        return fused_results(
+            data,
+            recipe,
+            trials,
+            require=engine == "fused",
+            train_one=lambda trial: _train_alone(data, recipe, trial),
+            progress=progress,
         )
-        proba = None
-        if trial.score_rows is not None:
-            proba = predict_proba(model, X[trial.score_rows], data.n_classes)
-        weights = model.get_weights() if trial.keep_model else None
-        return TrialResult(trial.tag, proba, weights, time.perf_counter() - start)
 
 
-def _frame_arrays(data: TrialData, frame: Hashable) -> np.ndarray:
+def _train_alone(data: TrialData, recipe: Any, trial: Trial) -> TrialResult:
+    from balanceflow._models import predict_proba
+
+    start = time.perf_counter()
+    X = frame_arrays(data, trial.frame)
+    state = _initial_state(data, recipe, trial, X)
+    rows = trial.train_rows
+    model = train_model(
+        trial.strategy,
+        state,
+        X if rows is None else X[rows],
+        data.codes if rows is None else data.codes[rows],
+        seed=trial.seed,
+        recipe=recipe,
+        n_classes=data.n_classes,
+    )
+    proba = None
+    if trial.score_rows is not None:
+        proba = predict_proba(model, X[trial.score_rows], data.n_classes)
+    weights = model.get_weights() if trial.keep_model else None
+    return TrialResult(trial.tag, proba, weights, time.perf_counter() - start)
+
+
+def frame_arrays(data: TrialData, frame: Hashable) -> np.ndarray:
     """Every row as float32, through the transformer fit on the frame's rows."""
     key = (data.token, frame)
     if _CACHE.get("frame_key") == key:

@@ -1,0 +1,190 @@
+"""The fused engine: many models stacked into one computation, each trained exactly as it
+would be alone.
+
+The reference is the one-at-a-time path (``engine="loop"``, Keras' own ``model.fit``
+with Keras' Adam) on the same trials: both feed each model the same batches, so the
+weights must agree up to float32 round-off (batched and plain matrix products sum in
+different orders).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import balanceflow as bf
+from balanceflow.exceptions import InvalidParameterError
+from balanceflow.strategies import PRESETS, Strategy, get
+from balanceflow.training import Recipe, Trial, TrialData, get_runner, run_group
+
+# Every single-model preset: plain training, class weights, both samplers, the
+# epoch-wise pipelines (under-sampling and SMOTE-like interpolation), and every loss,
+# LDAM with deferred re-weighting included.
+SINGLE = [name for name, s in PRESETS.items() if isinstance(s, Strategy)]
+
+
+@pytest.fixture(scope="module")
+def table():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * rng.normal(size=400) > 1.3).astype(int)  # about 10% positive
+    return X, y
+
+
+def _trials(names, train, test, seed=0):
+    return [
+        Trial(get(n), train, test, seed=seed + i, init_seed=3, keep_model=True, tag=n)
+        for i, n in enumerate(names)
+    ]
+
+
+@pytest.fixture(scope="module")
+def both_engines(table):
+    """Every single-model preset trained for 3 epochs (LDAM-DRW switches its weights
+    on at epoch 2) by both engines."""
+    X, y = table
+    data = TrialData(X, y, 2)
+    recipe = Recipe(epochs=3, batch_size=32)
+    trials = _trials(SINGLE, np.arange(300), np.arange(300, 400))
+    return run_group(data, recipe, trials, "loop"), run_group(
+        data, recipe, trials, "fused"
+    )
+
+
+@pytest.mark.parametrize("name", SINGLE)
+def test_a_fused_model_trains_to_the_weights_it_gets_alone(both_engines, name):
+    loop, fused = ({r.tag: r for r in results} for results in both_engines)
+    assert fused[name].engine == "fused" and loop[name].engine == "loop"
+    assert fused[name].group_size == len(SINGLE)
+    for alone, stacked in zip(loop[name].weights, fused[name].weights):
+        assert alone.shape == stacked.shape
+        np.testing.assert_allclose(stacked, alone, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fused[name].proba, loop[name].proba, atol=1e-6)
+
+
+def test_the_models_actually_trained_and_differently(both_engines, table):
+    """The equality above is not the trivial one: the models moved from their common
+    start, and the strategies ended in different places."""
+    X, _ = table
+    _, fused = both_engines
+    start = Recipe().build((X.shape[1],), 2, seed=3).get_weights()
+    finals = {r.tag: r.weights for r in fused}
+    for weights in finals.values():
+        assert max(np.abs(w - s).max() for w, s in zip(weights, start)) > 1e-3
+    assert not np.allclose(finals["none"][0], finals["under"][0])
+    assert not np.allclose(finals["focal"][0], finals["class_balanced"][0])
+
+
+def test_a_frozen_member_keeps_its_weights_and_adam_state_exactly():
+    """A member inactive in a step (done, or waiting) is left bit for bit as it was,
+    moments and step count included, while the active member moves."""
+    import keras
+    import tensorflow as tf
+
+    from balanceflow.training._fused import _Stack, stack_spec
+
+    model = Recipe().build((4,), 2, seed=0)
+    spec, reason = stack_spec(model)
+    assert reason == ""
+    weights = [model.get_weights(), model.get_weights()]
+    pool_x = tf.constant(np.random.default_rng(1).normal(size=(50, 4)).astype("f4"))
+    pool_y = tf.constant((np.arange(50) % 3 == 0).astype("i4"))
+    loss = keras.losses.BinaryCrossentropy()
+    stack = _Stack(spec, weights, None, [loss, loss], pool_x, pool_y, False)
+    before = [stack.params.numpy(), stack.m.numpy(), stack.v.numpy(), stack.t.numpy()]
+    steps, size = 4, 8
+    rows = np.arange(steps * 2 * size).reshape(steps, 2, size) % 50
+    active = np.zeros((steps, 2), bool)
+    active[:, 0] = True  # member 1 frozen throughout
+    stack.chunk(
+        rows,
+        rows,
+        np.zeros((steps, 2, size), "f4"),
+        np.ones((steps, 2, size), "f4"),
+        np.full((steps, 2), 1 / size, "f4"),
+        active,
+    )
+    after = [stack.params.numpy(), stack.m.numpy(), stack.v.numpy(), stack.t.numpy()]
+    for old, new in zip(before, after):
+        np.testing.assert_array_equal(new[1], old[1])
+        assert not np.array_equal(new[0], old[0])
+    assert after[3].tolist() == [4.0, 0.0]  # Adam's step counts: member 0 took 4 steps
+
+
+def _dropout_model(input_shape, n_classes):
+    import keras
+
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Dense(8, activation="relu")(inputs)
+    x = keras.layers.Dropout(0.2)(x)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+
+
+def test_a_model_that_cannot_be_stacked_trains_alone_and_says_why(table):
+    X, y = table
+    data = TrialData(X, y, 2)
+    recipe = Recipe(model_fn=_dropout_model, epochs=1)
+    trials = _trials(["none", "over"], np.arange(300), np.arange(300, 400))
+    results = run_group(data, recipe, trials, "auto")
+    assert [r.engine for r in results] == ["loop", "loop"]
+    assert "Dropout" in results[0].engine_note
+    expected = run_group(data, recipe, trials, "loop")
+    for got, want in zip(results, expected):
+        np.testing.assert_array_equal(got.proba, want.proba)
+    with pytest.raises(InvalidParameterError, match="Dropout"):
+        run_group(data, recipe, trials, "fused")
+
+
+def test_a_sampler_without_indices_trains_alone_under_auto(table):
+    """imbalanced-learn's SMOTE makes rows of its own: that trial cannot gather from the
+    shared rows, so it trains alone while the others stack."""
+    from imblearn.over_sampling import SMOTE
+
+    X, y = table
+    data = TrialData(X, y, 2)
+    smote = Strategy("smote", sampler=SMOTE(random_state=0))
+    trials = [
+        Trial(s, np.arange(300), np.arange(300, 400), seed=1, init_seed=3, tag=s.name)
+        for s in (get("none"), get("under"), smote)
+    ]
+    results = {r.tag: r for r in run_group(data, Recipe(epochs=1), trials, "auto")}
+    assert results["none"].engine == results["under"].engine == "fused"
+    assert results["smote"].engine == "loop"
+    assert "sample_indices_" in results["smote"].engine_note
+
+
+def test_unknown_engine_names_the_choices():
+    with pytest.raises(InvalidParameterError, match=r"engine.*'auto', 'fused', 'loop'"):
+        get_runner(engine="fast")
+    with pytest.raises(InvalidParameterError, match="Did you mean 'fused'"):
+        bf.compare(np.zeros((10, 2)), [0, 1] * 5, engine="fussed")
+
+
+def test_compare_fused_equals_compare_loop_with_folds_of_different_widths():
+    """A category seen in some training folds only gives folds one-hot tables of
+    different widths; the fused engine pads them (zero kernel rows that stay zero) and
+    must still reproduce the loop's out-of-fold probabilities."""
+    rng = np.random.default_rng(2)
+    n = 160
+    colour = np.array(["red", "green", "blue"])[rng.integers(0, 3, n)]
+    colour[:3] = "violet"  # rare: missing from the training rows of some folds
+    frame = pd.DataFrame({"x": rng.normal(size=n), "colour": colour})
+    y = (frame["x"] + rng.normal(size=n) > 1.2).astype(int)
+    runs = {
+        engine: bf.compare(
+            frame,
+            y,
+            strategies=["none", "class_weight", "under"],
+            n_splits=3,
+            epochs=2,
+            engine=engine,
+        )
+        for engine in ("loop", "fused")
+    }
+    assert runs["fused"].settings["engine"].startswith("fused: 9 models")
+    assert runs["loop"].settings["engine"] == "loop: 9 models"
+    for name in ("none", "class_weight", "under"):
+        np.testing.assert_allclose(
+            runs["fused"].proba[name], runs["loop"].proba[name], atol=1e-5
+        )
