@@ -147,3 +147,21 @@ def test_bad_shared_options_fail_in_one_line_before_training(
     assert message in result.stderr
     assert "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) <= 3
+
+
+@pytest.mark.parametrize(
+    ("engine", "said"),
+    [("loop", "engine loop: 4 models"), ("fused", "engine fused: 4")],
+)
+def test_compare_says_which_engine_trained_the_models(table, engine, said):
+    args = ["compare", str(table), "-t", "label", *FAST, "--engine", engine]
+    result = runner.invoke(app, [*args, "-s", "none", "-s", "under"])
+    assert result.exit_code == 0, result.output
+    assert said in " ".join(result.output.split())
+
+
+def test_an_unknown_engine_is_refused_with_the_choices(table):
+    args = ["fit", str(table), "-t", "label", *FAST, "--engine", "turbo"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "turbo" in result.output and "fused" in result.output

@@ -65,6 +65,9 @@ if __name__ == "__main__":
         )
         words += [name, str(proba), str(weights)]
     print("RESULT", *words)
+    engines = {name: sorted({r.engine for r in rs.values()}) for name, rs in others.items()}
+    engines["serial"] = sorted({r.engine for r in serial.values()})
+    print("ENGINES", *(f"{k}={'+'.join(v)}" for k, v in sorted(engines.items())))
 """
 
 
@@ -95,13 +98,16 @@ def fresh_run(tmp_path_factory):
 def test_every_runner_gives_the_serial_results(fresh_run):
     """Check worker processes and a Dask LocalCluster (127.0.0.1, 2 workers) against the
     serial runner on the same trials: plain, weighted, resampled, epoch-wise and loss
-    strategies, and the weights of a kept model."""
+    strategies, and the weights of a kept model, all trained by the fused engine (one
+    stacked group in this process, one per worker there)."""
     words = fresh_run["RESULT"]
     results = dict(zip(words[0::3], zip(words[1::3], words[2::3])))
     assert set(results) == {"process", "dask"}
     for proba, weights in results.values():
         assert float(proba) <= 1e-5
         assert float(weights) <= 1e-5
+    # The default engine stacked them everywhere: one group here, one per worker there.
+    assert fresh_run["ENGINES"] == ["dask=fused", "process=fused", "serial=fused"]
 
 
 def test_fit_best_on_a_dask_cluster_equals_the_serial_fit(fresh_run):

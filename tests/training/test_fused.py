@@ -188,3 +188,38 @@ def test_compare_fused_equals_compare_loop_with_folds_of_different_widths():
         np.testing.assert_allclose(
             runs["fused"].proba[name], runs["loop"].proba[name], atol=1e-5
         )
+
+
+def test_balanced_bagging_members_each_see_every_minority_row_and_other_majority_rows():
+    """Each member of the preset trains on its own random under-sample: all minority
+    rows, an equal number of majority rows, different ones for each member."""
+    from balanceflow.model_selection._compare import fold_seed
+    from balanceflow.strategies import TrainingSetup
+
+    rng = np.random.default_rng(4)
+    y = (rng.random(300) < 0.1).astype(int)
+    X = rng.normal(size=(300, 3)).astype(np.float32)
+    bagging = get("balanced_bagging")
+    seeds = [fold_seed(0, "trial", 0, 0, leaf.name) for leaf in bagging.leaves()]
+    majority_sets = []
+    for leaf, seed in zip(bagging.leaves(), seeds):
+        setup = TrainingSetup(X=X, y=y, n_classes=2, epochs=1, batch_size=32, seed=seed)
+        for part in leaf.parts:
+            setup = part.apply(setup)
+        rows = setup.source_rows
+        assert set(rows[y[rows] == 1]) == set(np.flatnonzero(y == 1))
+        majority = frozenset(rows[y[rows] == 0])
+        assert len(majority) == (y == 1).sum()
+        majority_sets.append(majority)
+    assert len(set(majority_sets)) == len(majority_sets)
+
+
+def test_balanced_bagging_is_the_mean_of_its_members(table):
+    X, y = table
+    bagging = get("balanced_bagging")
+    result = bf.compare(
+        X, y, strategies=[bagging, *bagging.leaves()], n_splits=2, epochs=1
+    )
+    members = np.mean([result.proba[leaf.name] for leaf in bagging.leaves()], axis=0)
+    np.testing.assert_allclose(result.proba["balanced_bagging"], members, atol=1e-12)
+    assert result.settings["engine"].startswith("fused: 10 models")

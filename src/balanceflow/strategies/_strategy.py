@@ -467,6 +467,12 @@ def from_config(config: Mapping[str, Any]) -> BaseStrategy:
     )
 
 
+#: Members of the ``balanced_bagging`` preset: Keras models, each trained on its own
+#: random under-sample and averaged (imbalanced-learn's BalancedBaggingClassifier and
+#: EasyEnsemble take scikit-learn estimators only). With the fused engine the members
+#: train in the same steps.
+BALANCED_BAGS = 5
+
 PRESETS: dict[str, BaseStrategy] = {
     s.name: s
     for s in (
@@ -525,6 +531,20 @@ PRESETS: dict[str, BaseStrategy] = {
             "ldam_drw",
             [CountsLoss("ldam"), DeferredReweighting(0.8)],
             description="LDAM loss with deferred re-weighting from 80% of epochs (Cao et al.)",
+        ),
+        Ensemble(
+            "balanced_bagging",
+            [
+                Strategy(
+                    f"balanced_bagging_{i}",
+                    [Resample("under")],
+                    description=f"member {i} of balanced_bagging",
+                )
+                for i in range(1, BALANCED_BAGS + 1)
+            ],
+            "soft",
+            description=f"soft vote of {BALANCED_BAGS} models, each on its own random "
+            "under-sample (every minority row, different majority rows)",
         ),
         Ensemble(
             "seed_ensemble",
