@@ -223,3 +223,49 @@ def test_balanced_bagging_is_the_mean_of_its_members(table):
     members = np.mean([result.proba[leaf.name] for leaf in bagging.leaves()], axis=0)
     np.testing.assert_allclose(result.proba["balanced_bagging"], members, atol=1e-12)
     assert result.settings["engine"].startswith("fused: 10 models")
+
+
+def test_frames_without_a_transformer_share_one_copy_and_images_train_alone(table):
+    """Two folds of untransformed rows gather from one copy of them (and still train
+    as they do alone); image rows cannot be stacked, so they train alone and say so."""
+    X, y = table
+    trials = [
+        Trial(
+            get(n),
+            rows,
+            None,
+            seed=1,
+            init_seed=3,
+            keep_model=True,
+            tag=(n, k),
+            frame=k,
+        )
+        for k, rows in enumerate((np.arange(200), np.arange(200, 400)))
+        for n in ("none", "under")
+    ]
+    data = TrialData(X, y, 2, frames={0: np.arange(200), 1: np.arange(200, 400)})
+    recipe = Recipe(epochs=1)
+    fused = run_group(data, recipe, trials, "fused")
+    loop = run_group(data, recipe, trials, "loop")
+    for a, b in zip(fused, loop):
+        assert a.engine == "fused"
+        for u, v in zip(a.weights, b.weights):
+            np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
+    images = TrialData(np.random.default_rng(0).random((40, 6, 6)), y[:40], 2)
+    image_trials = [
+        Trial(
+            get("none"),
+            np.arange(30),
+            np.arange(30, 40),
+            seed=1,
+            init_seed=0,
+            tag=k,
+            frame=k,
+        )
+        for k in range(2)
+    ]
+    results = run_group(images, recipe, image_trials, "auto")
+    assert [r.engine for r in results] == ["loop", "loop"]
+    assert "table rows" in results[0].engine_note
+    with pytest.raises(InvalidParameterError, match="table rows"):
+        run_group(images, recipe, image_trials, "fused")

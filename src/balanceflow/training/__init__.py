@@ -25,6 +25,7 @@ from balanceflow.training._runners import (
     check_n_jobs,
     get_runner,
     map_in_workers,
+    run_group,
 )
 from balanceflow.training._strategy_ensemble import StrategyEnsemble
 from balanceflow.training._trial import (
@@ -33,7 +34,6 @@ from balanceflow.training._trial import (
     TrialResult,
     clear_cache,
     rebuild_model,
-    run_group,
     run_trial,
     train_model,
 )

@@ -141,8 +141,8 @@ def stack_spec(model: Any) -> tuple[DenseStack | None, str]:
     # The layers must form a chain: the stacked forward pass must be the model's.
     probe = np.random.default_rng(0).normal(size=(7, model.inputs[0].shape[1]))
     probe = probe.astype(np.float32)
-    weights = _member_weights(model, spec)
-    ours = _numpy_forward(spec, weights, probe)
+    weights = _member_weights(model)
+    ours = _forward_once(spec, weights, probe)
     theirs = keras.ops.convert_to_numpy(model(probe, training=False))
     if ours.shape != theirs.shape or not np.allclose(
         ours, theirs, rtol=1e-4, atol=1e-5
@@ -170,12 +170,12 @@ def _compiled_loss(loss: Any) -> Any:
     return loss
 
 
-def _member_weights(model: Any, spec: DenseStack) -> list[np.ndarray]:
+def _member_weights(model: Any) -> list[np.ndarray]:
     """The model's weights as [kernel, bias, kernel, bias, ...] (no bias where unused)."""
     return [np.asarray(w, dtype=np.float32) for w in model.get_weights()]
 
 
-def _numpy_forward(spec: DenseStack, weights: list[np.ndarray], x: np.ndarray):
+def _forward_once(spec: DenseStack, weights: list[np.ndarray], x: np.ndarray):
     import keras
 
     out = keras.ops.convert_to_tensor(x)
@@ -444,24 +444,32 @@ class _Stack:
 
 def _frames_pool(
     data: TrialData, trials: Sequence[Trial]
-) -> tuple[np.ndarray, dict[Hashable, int], dict[Hashable, int]]:
+) -> tuple[np.ndarray, dict[Hashable, int], dict[Hashable, int]] | None:
     """Every frame the trials use, preprocessed, one after another: the pool the members
-    gather their rows from; each frame's first row in it; each frame's width.
+    gather their rows from; each frame's first row in it; each frame's width. None when
+    the rows are not table rows (rank-1).
 
-    Frames can differ in width (a one-hot column of a category missing from a fold):
-    narrower ones are padded with zero columns. A member's kernel gets zero rows for
-    them, which stay exactly zero (their inputs are 0, so are their gradients and Adam
-    moments), and are cut off again after training.
+    Without a transformer every frame is the same array, kept once. Frames can differ in
+    width (a one-hot column of a category missing from a fold): narrower ones are padded
+    with zero columns. A member's kernel gets zero rows for them, which stay exactly zero
+    (their inputs are 0, so are their gradients and Adam moments), and are cut off again
+    after training.
     """
     frames = list(dict.fromkeys(t.frame for t in trials))
+    if data.transformer is None:
+        array = frame_arrays(data, frames[0])
+        if array.ndim != 2:
+            return None
+        return array, dict.fromkeys(frames, 0), dict.fromkeys(frames, array.shape[1])
     arrays = [frame_arrays(data, frame) for frame in frames]
+    if any(a.ndim != 2 for a in arrays):
+        return None
     widths = {frame: a.shape[1] for frame, a in zip(frames, arrays)}
-    widest = max(widths.values())
     n = len(data.codes)
     offsets = {frame: i * n for i, frame in enumerate(frames)}
     if len(arrays) == 1:
         return arrays[0], offsets, widths
-    pool = np.zeros((n * len(arrays), widest), np.float32)
+    pool = np.zeros((n * len(arrays), max(widths.values())), np.float32)
     for frame, array in zip(frames, arrays):
         pool[offsets[frame] : offsets[frame] + n, : array.shape[1]] = array
     return pool, offsets, widths
@@ -485,16 +493,14 @@ def fused_results(
     from balanceflow.exceptions import InvalidParameterError
 
     start = time.perf_counter()
-    if len(data.codes) and np.ndim(data.features) != 2 and data.transformer is None:
-        spec, reason = None, "the rows are not tables (rank-1 rows)"
+    pooled = _frames_pool(data, trials)
+    if pooled is None:
+        spec, reason = None, "the rows are not table rows (rank 1)"
     else:
-        pool_x, offsets, widths = _frames_pool(data, trials)
-        if pool_x.ndim != 2:
-            spec, reason = None, "the rows are not tables (rank-1 rows)"
-        else:
-            widest = pool_x.shape[1]
-            model = recipe.build((widest,), data.n_classes, seed=trials[0].init_seed)
-            spec, reason = stack_spec(model)
+        pool_x, offsets, widths = pooled
+        widest = pool_x.shape[1]
+        model = recipe.build((widest,), data.n_classes, seed=trials[0].init_seed)
+        spec, reason = stack_spec(model)
     if spec is None:
         if require:
             raise InvalidParameterError(
@@ -544,13 +550,14 @@ def fused_results(
         key = (width, trial.init_seed)
         if key not in initial:
             built = recipe.build((width,), data.n_classes, seed=trial.init_seed)
-            weights = _member_weights(built, spec)
+            weights = _member_weights(built)
             weights[0] = np.pad(weights[0], ((0, widest - width), (0, 0)))
             initial[key] = weights
         del setup
     results: dict[Any, TrialResult] = {}
     if members:
-        pool_y = np.concatenate([data.codes] * len(offsets)).astype(np.int32)
+        copies = len(pool_x) // max(len(data.codes), 1)
+        pool_y = np.tile(data.codes.astype(np.int32), copies)
         trained = _train(
             spec,
             members,

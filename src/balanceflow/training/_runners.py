@@ -11,33 +11,75 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from balanceflow._validation import did_you_mean, short_repr
 from balanceflow.exceptions import BalanceflowError, InvalidParameterError
+from balanceflow.training import _fused
 from balanceflow.training._trial import (
-    ENGINES,
-    StepProgress,
+    _RUN_LOCK,
     Trial,
     TrialData,
     TrialResult,
     clear_cache,
-    run_group,
+    limit_threads,
+    train_alone,
 )
 
 __all__ = [
+    "ENGINES",
     "MAX_GROUP",
     "DaskRunner",
     "ProcessRunner",
     "Runner",
     "SerialRunner",
+    "StepProgress",
     "check_engine",
     "check_n_jobs",
     "get_runner",
     "map_in_workers",
     "plan_groups",
+    "run_group",
 ]
+
+
+#: ``engine`` values: ``auto`` stacks what can be stacked and trains the rest one at a
+#: time, ``fused`` insists (an error says why a model cannot be), ``loop`` trains one
+#: model at a time.
+ENGINES = ("auto", "fused", "loop")
+
+#: ``progress(models_done, description)``: how far a fused group is, in models (a
+#: fraction while they train).
+StepProgress = Callable[[float, str], None]
+
+
+def run_group(
+    data: TrialData,
+    recipe: Any,
+    trials: Sequence[Trial],
+    engine: str = "loop",
+    threads: int | None = None,
+    *,
+    progress: StepProgress | None = None,
+) -> list[TrialResult]:
+    """Train a group of trials and return their results in order (what every runner
+    calls): with ``engine="loop"`` one at a time, otherwise stacked by the fused trainer
+    (:mod:`balanceflow.training._fused`) where the model and strategy allow (``"auto"``
+    falls back to one at a time, ``"fused"`` raises).
+    """
+    limit_threads(threads)
+    with _RUN_LOCK:
+        if engine == "loop" or len(trials) < 2:
+            return [train_alone(data, recipe, trial) for trial in trials]
+        return _fused.fused_results(
+            data,
+            recipe,
+            trials,
+            require=engine == "fused",
+            train_one=lambda trial: train_alone(data, recipe, trial),
+            progress=progress,
+        )
 
 
 class Runner:

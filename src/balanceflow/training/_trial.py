@@ -22,7 +22,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,16 +33,14 @@ from balanceflow._validation import take_rows
 from balanceflow.strategies import Strategy, TrainingSetup
 
 __all__ = [
-    "ENGINES",
-    "StepProgress",
     "Trial",
     "TrialData",
     "TrialResult",
     "clear_cache",
     "frame_arrays",
     "rebuild_model",
-    "run_group",
     "run_trial",
+    "train_alone",
     "train_model",
 ]
 
@@ -229,50 +227,11 @@ def run_trial(
     """
     limit_threads(threads)
     with _RUN_LOCK:
-        return _train_alone(data, recipe, trial)
+        return train_alone(data, recipe, trial)
 
 
-#: ``engine`` values: ``auto`` stacks what can be stacked and trains the rest one at a
-#: time, ``fused`` insists (an error says why a model cannot be), ``loop`` trains one
-#: model at a time.
-ENGINES = ("auto", "fused", "loop")
-
-#: ``progress(models_done, description)``: how far a fused group is, in models (a
-#: fraction while they train).
-StepProgress = Callable[[float, str], None]
-
-
-def run_group(
-    data: TrialData,
-    recipe: Any,
-    trials: Sequence[Trial],
-    engine: str = "loop",
-    threads: int | None = None,
-    *,
-    progress: StepProgress | None = None,
-) -> list[TrialResult]:
-    """Train a group of trials and return their results in order (what every runner
-    calls): with ``engine="loop"`` one at a time, otherwise stacked by the fused trainer
-    (:mod:`balanceflow.training._fused`) where the model and strategy allow (``"auto"``
-    falls back to one at a time, ``"fused"`` raises).
-    """
-    limit_threads(threads)
-    with _RUN_LOCK:
-        if engine == "loop" or len(trials) < 2:
-            return [_train_alone(data, recipe, trial) for trial in trials]
-        from balanceflow.training._fused import fused_results
-
-        return fused_results(
-            data,
-            recipe,
-            trials,
-            require=engine == "fused",
-            train_one=lambda trial: _train_alone(data, recipe, trial),
-            progress=progress,
-        )
-
-
-def _train_alone(data: TrialData, recipe: Any, trial: Trial) -> TrialResult:
+def train_alone(data: TrialData, recipe: Any, trial: Trial) -> TrialResult:
+    """Train one trial alone (the caller holds the run lock); its result."""
     from balanceflow._models import predict_proba
 
     start = time.perf_counter()
