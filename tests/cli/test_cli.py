@@ -41,11 +41,19 @@ def test_compare_json_is_parseable_and_sorted(tmp_path):
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    names = [row["strategy"] for row in data["leaderboard"]]
+    names = [row["strategy"] for row in data["leaderboard"] if not row["baseline"]]
     assert sorted(names) == ["none", "over"]
+    references = [row["strategy"] for row in data["leaderboard"] if row["baseline"]]
+    assert (
+        sorted(references)
+        == sorted(data["baselines"])
+        == ["balanced_rf", "hgb_balanced"]
+    )
     means = [row["mcc"]["mean"] for row in data["leaderboard"]]
-    assert means == sorted(means, reverse=True)
-    assert len(data["records"]) == 2 * 2
+    assert means == sorted(means, reverse=True)  # baselines ranked among the strategies
+    keras = [r for r in data["records"] if r["strategy"] not in data["baselines"]]
+    assert len(keras) == len(data["records"]) - 2 * 2 == 2 * 2  # 2 folds each
+    assert data["baseline_comparison"]["keras"] in ("none", "over")
 
 
 def test_compare_csv_with_string_target(tmp_path):

@@ -136,6 +136,9 @@ def test_compare_takes_model_and_pos_label(table, user_files):
         ("compare", ["--n-jobs", "0"], "n_jobs"),
         ("compare", ["--tune-threshold", "banana"], "objective"),
         ("compare", ["--pos-label", "maybe"], "--pos-label 'maybe'"),
+        ("fit", ["--baselines", "xgboost"], "Unknown baseline"),
+        ("compare", ["--baselines", "hgb_balance"], "Did you mean 'hgb_balanced'"),
+        ("compare", ["--baselines", "hgb_balanced,"], "empty name"),
     ],
 )
 def test_bad_shared_options_fail_in_one_line_before_training(
@@ -165,3 +168,28 @@ def test_an_unknown_engine_is_refused_with_the_choices(table):
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert "turbo" in result.output and "fused" in result.output
+
+
+def test_fit_records_the_baselines_and_compare_can_turn_them_off(table, tmp_path):
+    """Check that fit's card holds the comparison of the chosen candidate with the best
+    baseline (and prints it), and that --baselines none leaves only Keras rows."""
+    out = tmp_path / "m.keras"
+    args = ["fit", str(table), "-t", "label", *FAST, "--bag", "0", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--candidate", "none", "--candidate", "over"])
+    assert result.exit_code == 0, result.output
+    assert "Against the baselines:" in " ".join(result.output.split())
+    card = json.loads((tmp_path / "m.card.json").read_text())["selection"]["baselines"]
+    assert card["keras"] in ("none", "over")
+    assert card["baseline"] in ("hgb_balanced", "balanced_rf")
+    assert card["verdict"] in ("ahead", "level", "behind")
+
+    args = ["compare", str(table), "-t", "label", *FAST, "-s", "none"]
+    result = runner.invoke(app, [*args, "--baselines", "none", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["baselines"] == [] and data["baseline_comparison"] is None
+    assert {row["strategy"] for row in data["leaderboard"]} == {"none"}
+
+    result = runner.invoke(app, [*args, "--baselines", "easy_ensemble"])
+    assert result.exit_code == 0, result.output
+    assert "easy_ensemble (baseline)" in result.output

@@ -269,3 +269,22 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
     pixels = imread(shot)
     assert pixels.shape[0] >= 1000 and pixels.std() > 0.05
+
+
+def test_compare_report_marks_the_baselines_and_draws_them(tmp_path):
+    """Check that reference rows are in the leaderboard, marked as baselines and ordered
+    by their scores among the strategies, and get their own curves."""
+    from dataclasses import replace
+
+    full = compare_result(strategies=("none", "over", "brf"))
+    result = replace(full, strategies=["none", "over"], baselines=["brf"])
+    report = from_compare(result)
+    raw, _ = check_page(report.to_html(tmp_path / "c.html"), report, COMPARE_SECTIONS)
+    board = raw.split('<section id="leaderboard">')[1].split("</section>")[0]
+    # brf has the highest scores of the three (0.5 + 0.1 * 2 per metric): first row.
+    rows = [
+        board.find(f'<td class="text">{s}') for s in ("brf (baseline)", "over", "none")
+    ]
+    assert 0 <= rows[0] < rows[1] < rows[2]
+    assert "reference model, not Keras" in board
+    assert len(report.figures["pr_curve"].axes[0].get_lines()) == 4  # 3 rows + chance

@@ -202,7 +202,7 @@ def _progress_bar(enabled: bool) -> Progress:
 
 def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
     from balanceflow.metrics import METRIC_NAMES
-    from balanceflow.model_selection import METRIC_LABELS
+    from balanceflow.model_selection import BASELINE_NOTE, METRIC_LABELS
 
     settings = result.settings
     # Names and labels come from the user's data: escape them from Rich markup.
@@ -245,8 +245,15 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
         tied = (
             "=" if name in info["indistinguishable"] and info["n_blocks"] >= 6 else ""
         )
-        table.add_row(str(rank), escape(str(name)), tied, *cells)
+        if name in result.baselines:
+            table.add_row(
+                str(rank), escape(f"{name} (baseline)"), tied, *cells, style="italic"
+            )
+        else:
+            table.add_row(str(rank), escape(str(name)), tied, *cells)
     console.print(table)
+    if result.baselines:
+        console.print(BASELINE_NOTE, style="dim")
     if info["n_blocks"] >= 6 and np.isfinite(info["friedman_p"]):
         console.print(
             f"Friedman test across strategies: p = {info['friedman_p']:.3g}; '=' marks the "
@@ -297,6 +304,30 @@ EngineOption = Annotated[
         "a time; auto: fused where the model allows. Same results up to round-off."
     ),
 ]
+BaselinesOption = Annotated[
+    str,
+    typer.Option(
+        help="Reference models beside the Keras strategies, on the same folds: 'auto' "
+        "(hgb_balanced and balanced_rf for tables), 'none', or a comma-separated list "
+        "of hgb_balanced, balanced_rf, easy_ensemble."
+    ),
+]
+
+
+def _baselines(text: str) -> str | list[str]:
+    """--baselines as compare takes it: 'auto', 'none' or a list of names."""
+    text = text.strip()
+    if text in ("auto", "none"):
+        return text
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise bf.exceptions.InvalidParameterError(
+            f"--baselines {text!r} has an empty name. Use 'auto', 'none' or names "
+            "separated by commas, e.g. --baselines hgb_balanced,balanced_rf."
+        )
+    return names
+
+
 SeedOption = Annotated[int, typer.Option(help="Seed of folds, weights and samplers.")]
 EpochsOption = Annotated[int, typer.Option(help="Training epochs per model.")]
 BatchSizeOption = Annotated[int, typer.Option(help="Training batch size.")]
@@ -365,6 +396,7 @@ def compare_command(
     n_jobs: NJobsOption = 1,
     scheduler: SchedulerOption = None,
     engine: EngineOption = Engine.auto,
+    baselines: BaselinesOption = "auto",
     out: Annotated[
         Path | None,
         typer.Option(
@@ -419,6 +451,7 @@ def compare_command(
         X, y = split_target(read_table(file), _one_target(target), source)
     recipe = _recipe(model, epochs, batch_size, seed)
     strategies = _strategies(strategy, config)
+    references = _baselines(baselines)
     if n_jobs == 1 and scheduler is None:
         # Trials run here. With workers, each one imports TensorFlow itself; the parent
         # only scores their predictions and does not start it.
@@ -439,6 +472,7 @@ def compare_command(
             out=out,
             tune_threshold=tune_threshold,
             engine=engine.value,
+            baselines=references,
         )
     result.dataset = source
     if report is not None:
@@ -511,6 +545,7 @@ def fit_command(
     n_jobs: NJobsOption = 1,
     scheduler: SchedulerOption = None,
     engine: EngineOption = Engine.auto,
+    baselines: BaselinesOption = "auto",
     config: ConfigOption = None,
     model: ModelOption = None,
     output_format: FormatOption = OutputFormat.table,
@@ -524,6 +559,7 @@ def fit_command(
     X, y = split_target(read_table(file), _one_target(target), str(file))
     recipe = _recipe(model, epochs, batch_size, seed)
     candidates = _strategies(candidate, config)
+    references = _baselines(baselines)
     if strategy != "best":
         named = [s for s in candidates if getattr(s, "name", None) == strategy]
         strategy = named[0] if named else strategy
@@ -548,6 +584,7 @@ def fit_command(
             n_jobs=n_jobs,
             scheduler=scheduler,
             engine=engine.value,
+            baselines=references,
             progress=_progress_callback(bar, bar.add_task("", total=None)),
         )
     card_file = fitted.save(out)
@@ -578,6 +615,9 @@ def _render_card(card: dict, metric: str, n_splits: int, out_of_fold: bool) -> N
             f"(tuned for {tuning['objective']} on {tuning['rows']} rows: "
             f"{escape(tuning['on'])})"
         )
+    comparison = card["selection"].get("baselines")
+    if comparison:
+        console.print(escape(comparison["summary"]))
     metrics = tuning["metrics"]
     console.print(
         (

@@ -5,12 +5,20 @@ from balanceflow.model_selection._artefacts import (
     check_model_path,
     load_fitted,
 )
+from balanceflow.model_selection._baselines import BASELINES, DEFAULT_BASELINES
 from balanceflow.model_selection._compare import ProgressCallback, Target, compare
 from balanceflow.model_selection._fit import fit_best
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
-from balanceflow.model_selection._result import METRIC_LABELS, CompareResult
+from balanceflow.model_selection._result import (
+    BASELINE_NOTE,
+    METRIC_LABELS,
+    CompareResult,
+)
 
 __all__ = [
+    "BASELINES",
+    "BASELINE_NOTE",
+    "DEFAULT_BASELINES",
     "METRIC_LABELS",
     "CompareResult",
     "FittedModel",

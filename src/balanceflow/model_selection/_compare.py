@@ -9,6 +9,7 @@ requested strategy on each test fold from its leaves' probabilities (:func:`scor
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,12 @@ from balanceflow._validation import (
 )
 from balanceflow.exceptions import BalanceflowError, DataError, InvalidParameterError
 from balanceflow.metrics import METRIC_NAMES, evaluate
+from balanceflow.model_selection._baselines import (
+    Baseline,
+    BaselineFit,
+    resolve_baselines,
+    run_baselines,
+)
 from balanceflow.model_selection._hygiene import check_features_against_target
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._result import CompareResult
@@ -49,6 +56,7 @@ from balanceflow.training import (
     TrialResult,
     get_runner,
     resolve_recipe,
+    transform_frame,
 )
 
 __all__ = ["ProgressCallback", "Target", "compare", "score_fold"]
@@ -131,6 +139,7 @@ def compare(
     out: str | None = None,
     tune_threshold: str | None = None,
     engine: str = "auto",
+    baselines: Any = "auto",
 ) -> CompareResult:
     """Compare imbalance strategies under stratified K-fold cross-validation.
 
@@ -191,6 +200,18 @@ def compare(
         Dense layers with Adam, on TensorFlow) and loops over the rest. Every model gets
         the same batches either way, so the results agree up to float round-off.
         ``settings["engine"]`` says what ran.
+    baselines : "auto", "none", or list of names and scikit-learn classifiers
+        Reference rows: models a user would pick instead of a Keras remedy, trained in
+        every fold on the same training rows through the same preprocessing, and scored on
+        the same test rows. ``"auto"`` (default) is ``hgb_balanced`` (scikit-learn's
+        HistGradientBoostingClassifier, balanced class weights) and ``balanced_rf``
+        (imbalanced-learn's BalancedRandomForestClassifier) for tables, none for images;
+        ``easy_ensemble`` is available by name, and any classifier with ``fit`` and
+        ``predict_proba`` can be given. With ``tune_threshold``, each also gets a
+        ``NAME+tuned`` row, tuned on the same inner splits as the tuned strategies.
+        They enter the leaderboard and the statistics like any strategy (their names are
+        in ``result.baselines``); :meth:`CompareResult.baseline_comparison` says whether
+        the best Keras strategy is ahead of them.
     tune_threshold : str, optional
         Binary targets: add ``NAME+tuned`` beside every strategy, whose decision threshold is
         tuned for this objective (e.g. ``"g_mean"``, ``"f1"``, ``"mcc"``; see
@@ -236,6 +257,8 @@ def compare(
             X, target.codes, target.n_classes, target=f"the target {_name_of(y)}"
         )
     features, transformer = prepare_features(X, preprocess)
+    references = resolve_baselines(baselines, tabular=np.ndim(features) == 2)
+    _check_names(requested, references)
     folds = make_folds(target.codes, n_splits, n_repeats, recipe.seed)
     settings = {
         "n_splits": n_splits,
@@ -261,6 +284,18 @@ def compare(
         "protocol": TRIAL_PROTOCOL,
         "settings": {k: v for k, v in settings.items() if k != "n_repeats"},
     }
+    # The baselines first: cheap next to the Keras models, and one that cannot fit
+    # fails before any of those trains.
+    reference_fits = run_baselines(
+        references,
+        plan_baseline_jobs(
+            folds, target, recipe.seed, tuned=tune_threshold is not None
+        ),
+        functools.partial(transform_frame, data),
+        target.codes,
+        target.n_classes,
+        progress,
+    )
     outputs = run_with_store(
         data,
         recipe,
@@ -274,14 +309,26 @@ def compare(
     records, oof = score_trials(
         requested, folds, outputs, target, threshold, recipe.seed
     )
+    reference_records, reference_oof = score_baselines(
+        references,
+        folds,
+        reference_fits,
+        target,
+        threshold,
+        recipe.seed,
+        tune_threshold,
+    )
+    if references:
+        settings["baselines"] = {b.name: b.description for b in references}
     return CompareResult(
-        records=pd.DataFrame(records),
+        records=pd.DataFrame(records + reference_records),
         strategies=[s.name for s in requested],
+        baselines=list(reference_oof),
         classes=target.classes.tolist(),
         class_counts=target.counts.tolist(),
         folds=[folds[(0, f)] for f in range(n_splits)],
         y_true=target.codes,
-        proba=oof,
+        proba={**oof, **reference_oof},
         settings=settings,
     )
 
@@ -330,6 +377,15 @@ def _check_target(
         raise InvalidParameterError(
             f"`threshold` applies to binary targets only; y has {target.n_classes} classes, "
             f"whose label is the class of highest probability. Received: threshold={threshold!r}."
+        )
+
+
+def _check_names(requested: list[BaseStrategy], references: list[Baseline]) -> None:
+    clash = sorted({s.name for s in requested} & {b.name for b in references})
+    if clash:
+        raise InvalidParameterError(
+            f"{clash} name both a strategy and a baseline; leaderboard rows need distinct "
+            "names. Rename the strategy, or leave the baseline out (baselines='none')."
         )
 
 
@@ -562,11 +618,105 @@ def score_trials(
                 seconds += _seconds(outputs, repeat, fold, strategy, TUNED_SUFFIX)
             if repeat == 0:
                 oof[strategy.name][test] = proba
-            row = {"strategy": strategy.name, "repeat": repeat, "fold": fold}
-            row.update(score_fold(target.codes[test], proba, cut, target.positive))
-            row["threshold"] = cut if target.positive is not None else None
-            row["fit_seconds"] = seconds
-            records.append(row)
+            records.append(
+                _fold_record(
+                    strategy.name, (repeat, fold), test, proba, cut, target, seconds
+                )
+            )
+    return records, oof
+
+
+def _fold_record(
+    name: str,
+    block: tuple[int, int],
+    test: np.ndarray,
+    proba: np.ndarray,
+    cut: float,
+    target: Target,
+    seconds: float,
+) -> dict[str, Any]:
+    """One leaderboard record: a row's metrics on one (repeat, fold) test fold."""
+    row: dict[str, Any] = {"strategy": name, "repeat": block[0], "fold": block[1]}
+    row.update(score_fold(target.codes[test], proba, cut, target.positive))
+    row["threshold"] = cut if target.positive is not None else None
+    row["fit_seconds"] = seconds
+    return row
+
+
+def plan_baseline_jobs(
+    folds: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]],
+    target: Target,
+    seed: int,
+    *,
+    tuned: bool,
+) -> list[tuple[Any, Any, np.ndarray, np.ndarray, int]]:
+    """The fits every baseline needs, as ``run_baselines`` jobs: in each fold, one on the
+    training rows scoring the test rows (tag ``(repeat, fold, "")``) and, with ``tuned``
+    (binary targets), one on the inner 75% scoring the other 25% (tag
+    ``(repeat, fold, "+tuned")``): the rows and preprocessing (frame) that the Keras
+    trials of that fold get."""
+    jobs = []
+    for (repeat, fold), (train, test) in folds.items():
+        frame = (repeat, fold)
+        jobs.append(
+            (
+                (repeat, fold, ""),
+                frame,
+                train,
+                test,
+                fold_seed(seed, "baseline", *frame),
+            )
+        )
+        if tuned and target.positive is not None:
+            fit_part, val_part = inner_split(target.codes[train], seed, repeat, fold)
+            jobs.append(
+                (
+                    (repeat, fold, TUNED_SUFFIX),
+                    frame,
+                    train[fit_part],
+                    train[val_part],
+                    fold_seed(seed, "baseline", *frame, "inner"),
+                )
+            )
+    return jobs
+
+
+def score_baselines(
+    references: list[Baseline],
+    folds: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]],
+    fits: dict[Any, BaselineFit],
+    target: Target,
+    threshold: float,
+    seed: int,
+    objective: str | None,
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Per-fold records and out-of-fold probabilities of every baseline, and with an
+    ``objective`` (binary targets) of its ``+tuned`` row: the threshold tuned for it on
+    the inner validation rows, as for a tuned strategy."""
+    records: list[dict[str, Any]] = []
+    oof: dict[str, np.ndarray] = {}
+    binary = objective is not None and target.positive is not None
+    for baseline in references:
+        names = [baseline.name] + ([baseline.name + TUNED_SUFFIX] if binary else [])
+        for name in names:
+            oof[name] = np.full((len(target.codes), target.n_classes), np.nan)
+        for (repeat, fold), (train, test) in folds.items():
+            full = fits[((repeat, fold, ""), baseline.name)]
+            cuts = [(names[0], threshold, full.fit_seconds)]
+            if binary:
+                inner = fits[((repeat, fold, TUNED_SUFFIX), baseline.name)]
+                _, val_part = inner_split(target.codes[train], seed, repeat, fold)
+                truth = target.codes[train[val_part]] == target.positive
+                cut = _tune(objective, truth, inner.proba[:, target.positive])
+                cuts.append((names[1], cut, full.fit_seconds + inner.fit_seconds))
+            for name, cut, seconds in cuts:
+                if repeat == 0:
+                    oof[name][test] = full.proba
+                records.append(
+                    _fold_record(
+                        name, (repeat, fold), test, full.proba, cut, target, seconds
+                    )
+                )
     return records, oof
 
 

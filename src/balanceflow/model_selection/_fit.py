@@ -67,6 +67,7 @@ def fit_best(
     n_jobs: int = 1,
     scheduler: str | None = None,
     engine: str = "auto",
+    baselines: Any = "auto",
 ) -> FittedModel:
     """Choose a strategy by cross-validation, train it and tune its decision threshold.
 
@@ -98,8 +99,11 @@ def fit_best(
     Every model (the selection's and the bag's) is a trial of the same runner as
     :func:`compare`'s: ``n_jobs`` worker processes or a Dask ``scheduler`` give the serial
     result, and ``engine`` (``"auto"``, ``"fused"``, ``"loop"``) trains them stacked or
-    one at a time with the same batches. ``recipe`` (or ``model_fn``, ``epochs``, ``batch_size``, ``seed``) and
-    ``pos_label`` mean what they mean for :func:`compare`.
+    one at a time with the same batches. ``recipe`` (or ``model_fn``, ``epochs``,
+    ``batch_size``, ``seed``), ``pos_label`` and ``baselines`` mean what they mean for
+    :func:`compare`: the baselines are cross-validated beside the candidates, never
+    shipped, and the card records how the chosen strategy's best candidate compares with
+    the best of them (``card["selection"]["baselines"]``).
 
     Returns a :class:`FittedModel`; ``save(path)`` writes one ``.keras`` file and a JSON model
     card (strategy, cross-validated metrics with intervals, the threshold and the rows it
@@ -130,6 +134,7 @@ def fit_best(
         n_jobs=n_jobs,
         scheduler=scheduler,
         engine=engine,
+        baselines=baselines,
     )
     voting = strategy == "best" and n_repeats == 1
     chosen, oof = _select(result, pool, metric, vote if voting else 1)
@@ -254,6 +259,7 @@ def _model_card(
             "votes_of_best": votes,
             "cross_validation": board["leaderboard"],
             "statistics": board["statistics"],
+            "baselines": board["baseline_comparison"],
             "rows": len(result.y_true),
         },
         "threshold_tuning": {

@@ -12,9 +12,14 @@ import pandas as pd
 from balanceflow._validation import resolve_pos_label, short_repr
 from balanceflow.exceptions import InvalidParameterError
 from balanceflow.metrics import METRIC_LABELS, METRIC_NAMES, METRIC_RANGES
-from balanceflow.model_selection._stats import friedman, mean_interval, wilcoxon_vs_best
+from balanceflow.model_selection._stats import (
+    corrected_paired_t,
+    friedman,
+    mean_interval,
+    wilcoxon_vs_best,
+)
 
-__all__ = ["METRIC_LABELS", "CompareResult"]
+__all__ = ["BASELINE_NOTE", "METRIC_LABELS", "CompareResult"]
 
 
 @dataclass
@@ -24,9 +29,9 @@ class CompareResult:
     Attributes
     ----------
     records : DataFrame
-        One row per (strategy, fold): the metrics and ``fit_seconds``.
+        One row per (strategy or baseline, fold): the metrics and ``fit_seconds``.
     strategies : list of str
-        The strategies compared, in the order requested.
+        The Keras strategies compared, in the order requested.
     classes, class_counts : list
         The labels in class-index order and their row counts.
     folds : list of (train_indices, test_indices)
@@ -40,6 +45,11 @@ class CompareResult:
         ``n_splits``, ``n_repeats``, the recipe (``model``, ``epochs``, ``batch_size``,
         ``learning_rate``, ``seed``), ``threshold`` and ``pos_label`` (the class whose
         probability the threshold applies to; None for multi-class targets).
+    baselines : list of str
+        The reference rows (scikit-learn / imbalanced-learn models, not Keras; see
+        ``compare(baselines=...)``). They are in ``records``, ``proba``, the leaderboard
+        and the statistics like any strategy; :meth:`best` picks among the Keras
+        strategies only, and :meth:`baseline_comparison` sets the two side by side.
     """
 
     records: pd.DataFrame
@@ -51,6 +61,12 @@ class CompareResult:
     proba: dict[str, np.ndarray] = field(repr=False)
     settings: dict[str, Any]
     dataset: str | None = None
+    baselines: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        """Every leaderboard row: the strategies, then the baselines."""
+        return [*self.strategies, *self.baselines]
 
     @property
     def positive(self) -> int | None:
@@ -64,7 +80,7 @@ class CompareResult:
         of the fold that scored it (tuned strategies tune one per fold; first repeat)."""
         per_strategy = {}
         first = self.records[self.records["repeat"] == 0]
-        for name in self.strategies:
+        for name in self.names:
             rows = first[first["strategy"] == name]
             per_row = np.full(len(self.y_true), self.settings["threshold"], dtype=float)
             for fold, cut in zip(rows["fold"], rows["threshold"]):
@@ -104,7 +120,7 @@ class CompareResult:
             )
             columns[(m, "ci_low")] = intervals.map(lambda ci: ci[0])
             columns[(m, "ci_high")] = intervals.map(lambda ci: ci[1])
-        table = pd.DataFrame(columns).reindex(self.strategies)
+        table = pd.DataFrame(columns).reindex(self.names)
         table.columns = pd.MultiIndex.from_tuples(table.columns)
         table.index.name = "strategy"
         return table.sort_values((metric, "mean"), ascending=False, kind="stable")
@@ -115,19 +131,23 @@ class CompareResult:
         table = self.records.pivot_table(
             index=["repeat", "fold"], columns="strategy", values=metric
         )
-        return table[self.strategies]
+        return table[self.names]
 
     def statistics(self, metric: str = "pr_auc", alpha: float = 0.05) -> dict[str, Any]:
         """Is the best strategy really better? Friedman test across strategies, then each
         strategy against the best with a Wilcoxon signed-rank test (Holm-corrected),
         paired over the (repeat, fold) blocks.
 
-        Returns a dict with ``best``, ``friedman_statistic``, ``friedman_p``,
-        ``p_vs_best`` (strategy -> adjusted p) and ``indistinguishable`` (strategies whose
-        adjusted p is >= ``alpha``, the best included), and ``n_blocks``.
+        Baselines take part like any strategy: ``best`` is the top row of the leaderboard,
+        a baseline or not, and ``best_keras`` the best Keras strategy (what :meth:`best`
+        returns).
+
+        Returns a dict with ``best``, ``best_keras``, ``friedman_statistic``,
+        ``friedman_p``, ``p_vs_best`` (strategy -> adjusted p) and ``indistinguishable``
+        (rows whose adjusted p is >= ``alpha``, the best included), and ``n_blocks``.
         """
         table = self.scores(metric)
-        best = self.best(metric)
+        best = str(self.leaderboard(metric).index[0])
         statistic, p_value = friedman(table)
         adjusted = wilcoxon_vs_best(table, best)
         tied = [best] + [
@@ -136,6 +156,7 @@ class CompareResult:
         return {
             "metric": metric,
             "best": best,
+            "best_keras": self.best(metric),
             "n_blocks": int(table.dropna().shape[0]),
             "friedman_statistic": statistic,
             "friedman_p": p_value,
@@ -145,41 +166,47 @@ class CompareResult:
         }
 
     def recommendation(self, metric: str = "pr_auc") -> str:
-        """A plain-language paragraph: what to use, how sure we are, and the caveats."""
+        """A plain-language paragraph: what to use, how sure we are, how it compares with
+        the baselines, and the caveats."""
         board = self.leaderboard(metric)
-        info = self.statistics(metric)
-        best = info["best"]
+        best = self.best(metric)
         label = METRIC_LABELS[metric]
         mean, std = board.loc[best, (metric, "mean")], board.loc[best, (metric, "std")]
-        blocks = info["n_blocks"]
-        parts = [
-            f"{best} has the highest mean {label} ({mean:.3f} ± {std:.3f}, {blocks} folds)."
-        ]
-        others = [n for n in info["indistinguishable"] if n != best]
-        if info["n_blocks"] < 6:
+        table = self.scores(metric)[self.strategies]
+        blocks = int(table.dropna().shape[0])
+        alpha = 0.05
+        among = " among the Keras strategies" if self.baselines else ""
+        lead = f"{best} has the highest mean {label}{among}"
+        parts = [f"{lead} ({mean:.3f} ± {std:.3f}, {blocks} folds)."]
+        adjusted = wilcoxon_vs_best(table, best)
+        others = [n for n, p in adjusted.items() if not (np.isfinite(p) and p < alpha)]
+        if blocks < 6:
             parts.append(
-                f"With {info['n_blocks']} paired folds no test can separate strategies at "
-                f"p < {info['alpha']}; rerun with more repeats (--repeats 3) before trusting "
+                f"With {blocks} paired folds no rank test can separate strategies at "
+                f"p < {alpha}; rerun with more repeats (--repeats 3) before trusting "
                 "the order."
             )
         elif others:
             parts.append(
                 f"{', '.join(others)} cannot be told apart from it (Wilcoxon signed-rank "
-                f"against the best, Holm-corrected, p >= {info['alpha']}): pick among them "
+                f"against the best, Holm-corrected, p >= {alpha}): pick among them "
                 "on cost or simplicity."
             )
-        else:
+        elif len(self.strategies) > 1:
             parts.append(
-                "Every other strategy is significantly worse on this metric (Wilcoxon "
-                f"signed-rank against the best, Holm-corrected, p < {info['alpha']})."
+                "Every other Keras strategy is significantly worse on this metric "
+                f"(Wilcoxon signed-rank against the best, Holm-corrected, p < {alpha})."
             )
+        comparison = self.baseline_comparison(metric, alpha)
+        if comparison is not None:
+            parts.append(comparison["summary"])
         if metric != "g_mean":
-            g_best = board[("g_mean", "mean")].idxmax()
+            g_board = board.loc[self.strategies, ("g_mean", "mean")]
+            g_best = g_board.idxmax()
             if g_best != best:
                 parts.append(
                     f"If you act on labels at the threshold, {g_best} has the best G-mean "
-                    f"({board.loc[g_best, ('g_mean', 'mean')]:.3f}); tuning the threshold "
-                    "can close that gap."
+                    f"({g_board[g_best]:.3f}); tuning the threshold can close that gap."
                 )
         parts.append(
             "Caveats: folds share training rows, so intervals are optimistic; the ranking "
@@ -187,9 +214,60 @@ class CompareResult:
         )
         return " ".join(parts)
 
+    def baseline_comparison(
+        self, metric: str = "pr_auc", alpha: float = 0.05
+    ) -> dict[str, Any] | None:
+        """The best Keras strategy against the best baseline on ``metric``; None without
+        baselines.
+
+        The difference (Keras minus baseline) is tested fold by fold with the corrected
+        resampled t-test (Nadeau & Bengio, 2003), which allows for the training rows the
+        folds share: ``verdict`` is ``"ahead"`` or ``"behind"`` when its two-sided p is
+        below ``alpha``, ``"level"`` otherwise. Both were chosen as the best of their
+        group on these folds, which the test does not correct for.
+
+        Returns a dict with ``metric``, ``keras``, ``baseline``, their means, the mean
+        ``difference``, its 95% interval ``ci_low`` / ``ci_high``, ``p_value``,
+        ``n_blocks``, ``alpha``, ``verdict``, ``test`` and ``summary`` (the verdict in
+        one sentence).
+        """
+        metric = self._check_metric(metric)
+        if not self.baselines or not self.strategies:
+            return None
+        board = self.leaderboard(metric)
+        keras = self.best(metric)
+        baseline = next(str(n) for n in board.index if n in self.baselines)
+        table = self.scores(metric)
+        n_splits = int(self.settings.get("n_splits") or len(self.folds))
+        test = corrected_paired_t(
+            (table[keras] - table[baseline]).to_numpy(), 1.0 / (n_splits - 1)
+        )
+        significant = np.isfinite(test["p_value"]) and test["p_value"] < alpha
+        verdict = "level"
+        if significant:
+            verdict = "ahead" if test["mean"] > 0 else "behind"
+        info = {
+            "metric": metric,
+            "keras": keras,
+            "baseline": baseline,
+            "keras_mean": float(board.loc[keras, (metric, "mean")]),
+            "baseline_mean": float(board.loc[baseline, (metric, "mean")]),
+            "difference": test["mean"],
+            "ci_low": test["ci_low"],
+            "ci_high": test["ci_high"],
+            "p_value": test["p_value"],
+            "n_blocks": test["n_blocks"],
+            "alpha": alpha,
+            "verdict": verdict,
+            "test": "corrected resampled t-test (Nadeau & Bengio, 2003)",
+        }
+        return {**info, "summary": _baseline_sentence(info, METRIC_LABELS[metric])}
+
     def best(self, metric: str = "pr_auc") -> str:
-        """The strategy with the highest mean ``metric``."""
-        return str(self.leaderboard(metric).index[0])
+        """The Keras strategy with the highest mean ``metric`` (baselines are reference
+        rows: ``fit`` ships Keras models)."""
+        board = self.leaderboard(metric)
+        return str(next(n for n in board.index if n not in self.baselines))
 
     @property
     def imbalance_ratio(self) -> float:
@@ -200,8 +278,9 @@ class CompareResult:
         table = self.leaderboard(metric)
         rows = [["strategy"] + [METRIC_LABELS[m] for m in METRIC_NAMES]]
         for name, values in table.iterrows():
+            shown = f"{name} (baseline)" if name in self.baselines else str(name)
             rows.append(
-                [str(name)]
+                [shown]
                 + [
                     f"{values[(m, 'mean')]:.3f} ± {values[(m, 'std')]:.3f}"
                     for m in METRIC_NAMES
@@ -212,6 +291,8 @@ class CompareResult:
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows
         ]
         lines.insert(1, "  ".join("-" * w for w in widths))
+        if self.baselines:
+            lines.append(BASELINE_NOTE)
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -222,7 +303,10 @@ class CompareResult:
         table = self.leaderboard(metric)
         board = []
         for name, values in table.iterrows():
-            entry: dict[str, Any] = {"strategy": str(name)}
+            entry: dict[str, Any] = {
+                "strategy": str(name),
+                "baseline": name in self.baselines,
+            }
             for m in METRIC_NAMES:
                 entry[m] = {
                     stat: _finite_or_none(values[(m, stat)])
@@ -241,9 +325,54 @@ class CompareResult:
             "sorted_by": metric,
             "leaderboard": board,
             "statistics": _clean(self.statistics(metric)),
+            "baselines": list(self.baselines),
+            "baseline_comparison": _clean(self.baseline_comparison(metric)),
             "recommendation": self.recommendation(metric),
             "records": json.loads(self.records.to_json(orient="records")),
         }
+
+
+BASELINE_NOTE = (
+    "(baseline): a scikit-learn / imbalanced-learn reference model, not Keras, on the "
+    "same folds and preprocessing"
+)
+
+
+def _baseline_sentence(info: dict[str, Any], label: str) -> str:
+    """One sentence: the best Keras strategy ahead of, level with or behind the best
+    baseline, by how much and how sure."""
+    keras, baseline, diff = info["keras"], info["baseline"], info["difference"]
+    if not np.isfinite(info["p_value"]):
+        return (
+            f"Against the baselines: {keras} scores {diff:+.3f} {label} beside the best "
+            f"baseline, {baseline}; too few folds to test the difference."
+        )
+    if info["ci_low"] == info["ci_high"] == diff == 0.0:
+        return (
+            f"Against the baselines: {keras} and the best baseline, {baseline}, score "
+            f"the same {label} on every fold ({info['keras_mean']:.3f})."
+        )
+    evidence = (
+        f"95% interval {info['ci_low']:+.3f} to {info['ci_high']:+.3f}, corrected "
+        f"paired t-test p = {info['p_value']:.2g}, {info['n_blocks']} folds"
+    )
+    if info["verdict"] == "ahead":
+        return (
+            f"Against the baselines: {keras} is ahead of the best baseline, {baseline}, "
+            f"by {diff:.3f} {label} ({evidence})."
+        )
+    if info["verdict"] == "behind":
+        return (
+            f"Against the baselines: {keras} is behind the best baseline, {baseline}, "
+            f"by {-diff:.3f} {label} ({evidence}); on this data and metric a Keras "
+            f"remedy is not the best choice, so prefer {baseline} unless you need a "
+            "Keras model."
+        )
+    return (
+        f"Against the baselines: {keras} and the best baseline, {baseline}, are level on "
+        f"{label}: the difference, {diff:+.3f}, is within the fold-to-fold noise "
+        f"({evidence})."
+    )
 
 
 def _clean(value: Any) -> Any:

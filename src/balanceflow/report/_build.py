@@ -295,7 +295,8 @@ def _leaderboard(result: Any, metric: str) -> Table:
     columns += extra
     grouped = records.groupby("strategy", sort=False)[columns]
     mean, std = grouped.mean(), grouped.std()
-    order = [s for s in result.strategies if s in mean.index]
+    baselines = list(getattr(result, "baselines", []))
+    order = [s for s in [*result.strategies, *baselines] if s in mean.index]
     if metric in mean.columns:
         order = sorted(order, key=lambda s: -mean.loc[s, metric])
     rows = []
@@ -304,12 +305,19 @@ def _leaderboard(result: Any, metric: str) -> Table:
         for c in columns:
             m, s = mean.loc[strategy, c], std.loc[strategy, c]
             cells.append(f"{m:.3f} ± {s:.3f}" if np.isfinite(s) else f"{m:.3f}")
-        rows.append([strategy, *cells])
+        shown = f"{strategy} (baseline)" if strategy in baselines else strategy
+        rows.append([shown, *cells])
     return Table(
         ["strategy", *(_LABELS.get(c, c) for c in columns)],
         rows,
         caption=f"Mean ± standard deviation over folds, best {_LABELS.get(metric, metric)} "
-        "first.",
+        "first."
+        + (
+            " (baseline): a scikit-learn / imbalanced-learn reference model, not Keras, "
+            "on the same folds and preprocessing."
+            if baselines
+            else ""
+        ),
     )
 
 
@@ -347,7 +355,8 @@ def from_compare(
         codes = np.asarray(result.y_true, dtype=np.int64)
         labels = [_plain(c) for c in result.classes]
         counts = np.asarray(result.class_counts)
-        strategies = list(result.strategies)
+        # The Keras strategies, then the reference rows (baselines), if any.
+        strategies = [*result.strategies, *getattr(result, "baselines", [])]
         probabilities = result.proba
         settings = dict(result.settings)
     except AttributeError as error:

@@ -36,6 +36,7 @@ from balanceflow.training._trial import (
     rebuild_model,
     run_trial,
     train_model,
+    transform_frame,
 )
 
 __all__ = [
@@ -57,4 +58,5 @@ __all__ = [
     "run_group",
     "run_trial",
     "train_model",
+    "transform_frame",
 ]

@@ -42,6 +42,7 @@ __all__ = [
     "run_trial",
     "train_alone",
     "train_model",
+    "transform_frame",
 ]
 
 
@@ -260,16 +261,20 @@ def frame_arrays(data: TrialData, frame: Hashable) -> np.ndarray:
     if _CACHE.get("frame_key") == key:
         return _CACHE["frame"]
     _CACHE.clear()
-    if data.transformer is None:
-        X = np.asarray(data.features, dtype=np.float32)
-    else:
-        fit_rows = data.frames.get(frame)
-        fitted = clone(data.transformer).fit(
-            data.features if fit_rows is None else take_rows(data.features, fit_rows)
-        )
-        X = np.asarray(fitted.transform(data.features), dtype=np.float32)
+    X = transform_frame(data, frame)
     _CACHE.update(frame_key=key, frame=X)
     return X
+
+
+def transform_frame(data: TrialData, frame: Hashable) -> np.ndarray:
+    """:func:`frame_arrays` without the cache (safe to call from any thread)."""
+    if data.transformer is None:
+        return np.asarray(data.features, dtype=np.float32)
+    fit_rows = data.frames.get(frame)
+    fitted = clone(data.transformer).fit(
+        data.features if fit_rows is None else take_rows(data.features, fit_rows)
+    )
+    return np.asarray(fitted.transform(data.features), dtype=np.float32)
 
 
 def _initial_state(data: TrialData, recipe: Any, trial: Trial, X: np.ndarray) -> Any:
