@@ -45,6 +45,7 @@ REFERENCE = {
     "balanced_rf": (0.804, 0.962, 0.932, 0.928, 0.747, 0.752),
     "hgb_balanced": (0.767, 0.951, 0.863, 0.812, 0.726, 0.726),
 }
+CALIBRATION = ("brier", "brier_corrected", "ece", "ece_corrected")
 REFERENCE_METRICS = (
     "pr_auc",
     "roc_auc",
@@ -114,7 +115,7 @@ def main() -> None:
             print(comparison["summary"])
         for strategy, row in board.iterrows():
             entry = {"dataset": name, "strategy": strategy}
-            entry.update({m: float(row[(m, "mean")]) for m in METRIC_NAMES})
+            entry.update({m: float(row[(m, "mean")]) for m in result.metrics})
             per_dataset.append(entry)
         if args.strategy == "best":
             entry, chosen = _nested_best(X, y, result, args)
@@ -138,6 +139,16 @@ def main() -> None:
             ours = f"{row[m]:.3f}"
             cells.append(f"{ours} [{ref[i]:.3f}]" if ref else ours)
         print(f"{strategy:<20}" + "".join(f"{c:>22}" for c in cells))
+    calibration = [m for m in CALIBRATION if m in frame.columns]
+    if calibration:
+        means = frame.groupby("strategy", sort=False)[calibration].mean()
+        print(
+            f"\n== Calibration, mean over {len(names)} datasets: as trained and corrected "
+            "to the data's prior (lower is better)"
+        )
+        print(f"{'strategy':<20}" + "".join(f"{m:>20}" for m in calibration))
+        for strategy, row in means.iterrows():
+            print(f"{strategy:<20}" + "".join(f"{row[m]:>20.3f}" for m in calibration))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(per_dataset, handle, indent=2)

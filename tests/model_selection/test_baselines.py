@@ -194,7 +194,7 @@ def _result(keras_scores, baseline_scores, n_splits=5):
                 "repeat": block // n_splits,
                 "fold": block % n_splits,
             }
-            row.update(dict.fromkeys(METRIC_NAMES, score))
+            row.update(dict.fromkeys((*METRIC_NAMES, "brier"), score))
             row["threshold"], row["fit_seconds"] = 0.5, 1.0
             records.append(row)
     return CompareResult(
@@ -220,6 +220,9 @@ def test_the_baseline_verdict_follows_the_corrected_t_test():
     assert info["verdict"] == "ahead" and info["ci_low"] > 0
     assert info["keras"] == "keras" and info["baseline"] == "ref"
     assert "is ahead of the best baseline, ref" in ahead.recommendation()
+    # On a lower-is-better metric the same higher scores put Keras behind.
+    assert ahead.baseline_comparison("brier")["verdict"] == "behind"
+    assert ahead.best("brier") == "keras" and ahead.statistics("brier")["best"] == "ref"
 
     behind = _result(base, base + 0.1 + 0.01 * rng.normal(size=10))
     assert behind.baseline_comparison()["verdict"] == "behind"

@@ -29,8 +29,10 @@ def _data():
 
 
 def _boards_equal(a, b):
+    # Trials stacked in different groups agree up to float32 round-off; the calibration
+    # metrics (Brier, log loss) are smooth in the probabilities and show it.
     pd.testing.assert_frame_equal(
-        a.leaderboard(), b.leaderboard(), rtol=1e-6, atol=1e-9
+        a.leaderboard(), b.leaderboard(), rtol=1e-5, atol=1e-7
     )
 
 
@@ -96,7 +98,11 @@ def test_n_jobs_2_matches_serial_and_leaves_tensorflow_to_the_workers(run_script
             tf_in_parent = "tensorflow" in sys.modules
             serial = bf.compare(X, y, **{SETTINGS!r})
             diff = max(np.abs(parallel.proba[n] - serial.proba[n]).max() for n in serial.strategies)
-            same = serial.leaderboard().equals(parallel.leaderboard())
+            # Equal up to float32 round-off (the calibration metrics are smooth in it).
+            a, b = serial.leaderboard(), parallel.leaderboard()
+            same = list(a.index) == list(b.index) and np.allclose(
+                a.to_numpy(float), b.to_numpy(float), rtol=1e-5, atol=1e-7, equal_nan=True
+            )
             keras = ~parallel.records["strategy"].isin(parallel.baselines)
             print("RESULT", tf_in_parent, diff, same, int(keras.sum()))
         """,
@@ -123,7 +129,10 @@ def test_dask_local_cluster_matches_serial(run_script):
             ) as cluster:
                 remote = bf.compare(X, y, scheduler=cluster.scheduler_address, **{SETTINGS!r})
             diff = max(np.abs(remote.proba[n] - serial.proba[n]).max() for n in serial.strategies)
-            same = serial.leaderboard().equals(remote.leaderboard())
+            a, b = serial.leaderboard(), remote.leaderboard()
+            same = list(a.index) == list(b.index) and np.allclose(
+                a.to_numpy(float), b.to_numpy(float), rtol=1e-5, atol=1e-7, equal_nan=True
+            )
             print("RESULT", diff, same)
         """,
     )

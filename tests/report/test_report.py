@@ -163,7 +163,7 @@ def test_compare_report_puts_the_leaderboard_on_top(tmp_path, n_classes):
     board = raw.split('<section id="leaderboard">')[1].split("</section>")[0]
     order = [board.find(f'<td class="text">{s}') for s in ("over", "&lt;script")]
     assert 0 <= order[0] < order[1]
-    assert "0.720 ± 0.016" in board  # "over": 0.70..0.74, mean 0.72, std 0.016
+    assert "0.720 ±\u00a00.016" in board  # "over": 0.70..0.74, mean 0.72, std 0.016
     assert f"data {EVIL}.csv" in text
     # one curve per strategy (plus chance)
     assert len(report.figures["pr_curve"].axes[0].get_lines()) == 4
@@ -288,3 +288,28 @@ def test_compare_report_marks_the_baselines_and_draws_them(tmp_path):
     assert 0 <= rows[0] < rows[1] < rows[2]
     assert "reference model, not Keras" in board
     assert len(report.figures["pr_curve"].axes[0].get_lines()) == 4  # 3 rows + chance
+
+
+def test_compare_report_draws_the_corrected_reliability_only_when_it_differs(tmp_path):
+    """Check the calibration section: a second reliability diagram and the corrected
+    Brier / ECE columns appear when compare corrected a strategy's probabilities (here
+    'over' brought back from a balanced prior with the closed form), and not otherwise."""
+    from dataclasses import replace
+
+    from balanceflow.metrics import expected_calibration_error
+    from balanceflow.thresholds import correct_prior
+
+    plain = compare_result()
+    assert "reliability_corrected" not in from_compare(plain).figures
+    counts = np.bincount(plain.y_true)
+    fixed = correct_prior(
+        plain.proba["over"], train_prior=[0.5, 0.5], target_prior=counts / counts.sum()
+    )
+    result = replace(plain, proba_corrected={**plain.proba, "over": fixed})
+    report = from_compare(result)
+    assert "reliability_corrected" in report.figures
+    raw, _ = check_page(report.to_html(tmp_path / "c.html"), report, COMPARE_SECTIONS)
+    table = raw.split('<section id="calibration">')[1].split("</section>")[0]
+    assert "ECE (corrected)" in table
+    expected = expected_calibration_error(result.y_true == 1, fixed[:, 1])
+    assert f"{expected:.4f}" in table

@@ -8,7 +8,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -200,6 +200,22 @@ def _progress_bar(enabled: bool) -> Progress:
     )
 
 
+def _render_data_checks(checks: Any) -> None:
+    """One line per finding: its first sentence (the rest is in --format json and the
+    report)."""
+    if checks is None or not checks.findings:
+        return
+    warned = len(checks.warnings)
+    console.print(
+        f"[bold]Data checks[/]: {warned} warning(s), {len(checks.findings) - warned} "
+        "note(s) (details: --format json or --report)"
+    )
+    for finding in checks.findings:
+        first = finding.summary.split(". ")[0].rstrip(".") + "."
+        mark = "[yellow]![/]" if finding.severity == "warning" else "·"
+        console.print(f" {mark} {escape(first)}")
+
+
 def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
     from balanceflow.metrics import METRIC_NAMES
     from balanceflow.model_selection import BASELINE_NOTE, METRIC_LABELS
@@ -225,6 +241,7 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
     )
     if settings.get("engine"):
         console.print(f"engine {escape(settings['engine'])}", style="dim")
+    _render_data_checks(result.data_checks)
     table = Table(show_lines=False, header_style="bold")
     info = result.statistics(metric)
     table.add_column("#", justify="right")
@@ -233,8 +250,16 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
     for m in METRIC_NAMES:
         title = METRIC_LABELS[m] + (" ▼" if m == metric else "")
         table.add_column(title, justify="right")
+    calibration = [m for m in ("brier", "ece") if m in result.metrics]
+    for m in calibration:
+        sorted_by = metric in (m, f"{m}_corrected")
+        table.add_column(
+            f"{METRIC_LABELS[m]} → corr." + (" ▼" if sorted_by else ""), justify="right"
+        )
     board = result.leaderboard(metric)
     best = {m: board[(m, "mean")].max() for m in METRIC_NAMES}
+    for m in calibration:
+        best[m] = board[(f"{m}_corrected", "mean")].min()
     for rank, (name, row) in enumerate(board.iterrows(), start=1):
         cells = []
         for m in METRIC_NAMES:
@@ -242,6 +267,11 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
             cells.append(
                 f"[bold green]{text}[/]" if row[(m, "mean")] == best[m] else text
             )
+        for m in calibration:
+            raw, fixed = row[(m, "mean")], row[(f"{m}_corrected", "mean")]
+            text = f"{fixed:.3f}"
+            text = f"[bold green]{text}[/]" if fixed == best[m] else text
+            cells.append(text if abs(raw - fixed) < 5e-4 else f"{raw:.3f} → {text}")
         tied = (
             "=" if name in info["indistinguishable"] and info["n_blocks"] >= 6 else ""
         )
@@ -254,6 +284,13 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
     console.print(table)
     if result.baselines:
         console.print(BASELINE_NOTE, style="dim")
+    if calibration:
+        console.print(
+            "Brier, ECE: as trained → corrected to the data's class prior where the "
+            "strategy changed it (resampling, class weights, balanced losses); lower is "
+            "better.",
+            style="dim",
+        )
     if info["n_blocks"] >= 6 and np.isfinite(info["friedman_p"]):
         console.print(
             f"Friedman test across strategies: p = {info['friedman_p']:.3g}; '=' marks the "
@@ -359,12 +396,15 @@ FormatOption = Annotated[
 ]
 
 
-def _check_metric(metric: str) -> None:
-    from balanceflow.metrics import METRIC_NAMES
+def _check_metric(metric: str, *, calibration: bool = False) -> None:
+    """--metric: compare ranks by any leaderboard metric; fit selects by a ranking or
+    label metric."""
+    from balanceflow.metrics import BOARD_METRICS, METRIC_NAMES
 
-    if metric not in METRIC_NAMES:
+    known = BOARD_METRICS if calibration else METRIC_NAMES
+    if metric not in known:
         raise bf.exceptions.InvalidParameterError(
-            f"Unknown --metric {metric!r}. Use one of {list(METRIC_NAMES)}."
+            f"Unknown --metric {metric!r}. Use one of {list(known)}."
         )
 
 
@@ -431,7 +471,7 @@ def compare_command(
     output_format: FormatOption = OutputFormat.table,
 ) -> None:
     """Run every strategy under stratified cross-validation and print a leaderboard."""
-    _check_metric(metric)
+    _check_metric(metric, calibration=True)
     if file is None:
         if target:
             raise bf.exceptions.InvalidParameterError(

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "BOARD_METRICS",
+    "CALIBRATION_METRICS",
+    "LOWER_IS_BETTER",
     "METRIC_LABELS",
     "METRIC_NAMES",
     "METRIC_RANGES",
@@ -63,7 +66,32 @@ METRIC_RANGES: dict[str, tuple[float, float]] = {
     "minority_f1": (0.0, 1.0),
     "macro_f1": (0.0, 1.0),
     "mcc": (-1.0, 1.0),
+    # Calibration (lower is better). Brier's multi-class form reaches 2; log loss has no
+    # upper bound (its intervals are only kept above 0).
+    "brier": (0.0, 2.0),
+    "log_loss": (0.0, float("inf")),
+    "ece": (0.0, 1.0),
 }
+
+#: How far the probabilities are from observed frequencies (see
+#: :mod:`balanceflow.metrics._calibration`), as trained and, with ``_corrected``, after
+#: the correction back to the training data's class prior.
+CALIBRATION_METRICS: tuple[str, ...] = (
+    "brier",
+    "log_loss",
+    "ece",
+    "brier_corrected",
+    "log_loss_corrected",
+    "ece_corrected",
+)
+for _name in CALIBRATION_METRICS[3:]:
+    METRIC_RANGES[_name] = METRIC_RANGES[_name.removesuffix("_corrected")]
+
+#: Every metric of ``compare``'s leaderboard.
+BOARD_METRICS: tuple[str, ...] = METRIC_NAMES + CALIBRATION_METRICS
+
+#: The metrics where a smaller value is better.
+LOWER_IS_BETTER: frozenset[str] = frozenset(CALIBRATION_METRICS)
 
 #: How each metric is titled in tables and reports.
 METRIC_LABELS = {
@@ -75,6 +103,12 @@ METRIC_LABELS = {
     "macro_f1": "Macro F1",
     "mcc": "MCC",
     "accuracy": "Accuracy",
+    "brier": "Brier",
+    "log_loss": "Log loss",
+    "ece": "ECE",
+    "brier_corrected": "Brier (corrected)",
+    "log_loss_corrected": "Log loss (corrected)",
+    "ece_corrected": "ECE (corrected)",
 }
 
 _DEFAULT_THRESHOLD = 0.5

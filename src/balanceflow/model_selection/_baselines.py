@@ -42,12 +42,16 @@ class Baseline:
     """A reference model: a name, an unfitted classifier and one line for people.
 
     ``estimator`` is cloned for every fit, and its ``random_state`` (when it has one) set
-    from the fold's seed.
+    from the fold's seed. ``prior_status`` says whether it trains as if the classes were
+    balanced (``"exact"`` or ``"approximate"``, as :class:`~balanceflow.strategies.PriorState`
+    means them: its probabilities are then corrected back to the data's prior for the
+    ``*_corrected`` calibration metrics) or not (``"unknown"``: left as they are).
     """
 
     name: str
     estimator: Any
     description: str
+    prior_status: str = "unknown"
 
     def make(self, seed: int) -> Any:
         model = clone(self.estimator)
@@ -74,20 +78,26 @@ def _easy_ensemble() -> Any:
     return EasyEnsembleClassifier()
 
 
-#: name -> (estimator factory, description). Library defaults otherwise, as a user would
-#: first try them.
-BASELINES: dict[str, tuple[Callable[[], Any], str]] = {
+#: name -> (estimator factory, description, prior status). Library defaults otherwise, as
+#: a user would first try them. All three train as if the classes were balanced:
+#: weighted log-loss (exact), trees on balanced bootstraps (exact in the same sense as
+#: resampling), AdaBoost on balanced subsets (approximate: boosting's scores are not
+#: probabilities of the training distribution).
+BASELINES: dict[str, tuple[Callable[[], Any], str, str]] = {
     "hgb_balanced": (
         _hgb,
         "scikit-learn HistGradientBoostingClassifier, class_weight='balanced'",
+        "exact",
     ),
     "balanced_rf": (
         _balanced_rf,
         "imbalanced-learn BalancedRandomForestClassifier (balanced bootstraps)",
+        "exact",
     ),
     "easy_ensemble": (
         _easy_ensemble,
         "imbalanced-learn EasyEnsembleClassifier (AdaBoost on 10 balanced under-samples)",
+        "approximate",
     ),
 }
 
@@ -114,8 +124,15 @@ def resolve_baselines(baselines: Any, *, tabular: bool) -> list[Baseline]:
         if isinstance(item, str):
             resolved.append(_named(item))
         elif hasattr(item, "fit") and hasattr(item, "predict_proba"):
+            params = item.get_params() if hasattr(item, "get_params") else {}
+            balanced = params.get("class_weight") == "balanced"
             resolved.append(
-                Baseline(type(item).__name__, item, f"your {type(item).__name__}")
+                Baseline(
+                    type(item).__name__,
+                    item,
+                    f"your {type(item).__name__}",
+                    "exact" if balanced else "unknown",
+                )
             )
         else:
             raise InvalidParameterError(
@@ -145,8 +162,8 @@ def _named(name: str) -> Baseline:
             f"Unknown baseline. Received: {short_repr(name)}. Use one of "
             f"{list(BASELINES)}, 'auto' or 'none'.{did_you_mean(name, list(BASELINES))}"
         )
-    factory, description = BASELINES[name]
-    return Baseline(name, factory(), description)
+    factory, description, status = BASELINES[name]
+    return Baseline(name, factory(), description, status)
 
 
 @dataclass

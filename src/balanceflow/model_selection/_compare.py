@@ -30,18 +30,26 @@ from balanceflow._validation import (
     short_repr,
 )
 from balanceflow.exceptions import BalanceflowError, DataError, InvalidParameterError
-from balanceflow.metrics import METRIC_NAMES, evaluate
+from balanceflow.metrics import (
+    METRIC_NAMES,
+    brier_score,
+    evaluate,
+    expected_calibration_error,
+    log_loss,
+)
 from balanceflow.model_selection._baselines import (
     Baseline,
     BaselineFit,
     resolve_baselines,
     run_baselines,
 )
+from balanceflow.model_selection._data_checks import check_data, label_issues
 from balanceflow.model_selection._hygiene import check_features_against_target
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._result import CompareResult
 from balanceflow.model_selection._store import ResultsStore, config_hash
 from balanceflow.strategies import (
+    PRIOR_STATUSES,
     TUNED_SUFFIX,
     BaseStrategy,
     Strategy,
@@ -140,6 +148,7 @@ def compare(
     tune_threshold: str | None = None,
     engine: str = "auto",
     baselines: Any = "auto",
+    data_checks: bool = True,
 ) -> CompareResult:
     """Compare imbalance strategies under stratified K-fold cross-validation.
 
@@ -212,6 +221,13 @@ def compare(
         They enter the leaderboard and the statistics like any strategy (their names are
         in ``result.baselines``); :meth:`CompareResult.baseline_comparison` says whether
         the best Keras strategy is ahead of them.
+    data_checks : bool, default=True
+        Look at the data before any training: exact and near duplicates (and copies that
+        straddle a training and a test fold), identical rows with different labels,
+        missingness that differs by class, columns that alone separate the classes or
+        look like IDs, and a nearest-neighbour estimate of class overlap; after training,
+        rows whose label the out-of-fold probabilities contradict. ``result.data_checks``
+        holds the findings (see :mod:`balanceflow.model_selection._data_checks`).
     tune_threshold : str, optional
         Binary targets: add ``NAME+tuned`` beside every strategy, whose decision threshold is
         tuned for this objective (e.g. ``"g_mean"``, ``"f1"``, ``"mcc"``; see
@@ -260,6 +276,19 @@ def compare(
     references = resolve_baselines(baselines, tabular=np.ndim(features) == 2)
     _check_names(requested, references)
     folds = make_folds(target.codes, n_splits, n_repeats, recipe.seed)
+    first_repeat = [folds[(0, f)] for f in range(n_splits)]
+    checks = (
+        check_data(
+            features,
+            target.codes,
+            target.classes,
+            first_repeat,
+            positive=target.positive,
+            seed=recipe.seed,
+        )
+        if data_checks
+        else None
+    )
     settings = {
         "n_splits": n_splits,
         "n_repeats": n_repeats,
@@ -306,10 +335,10 @@ def compare(
         progress,
     )
     settings["engine"] = describe_engines(outputs.values())
-    records, oof = score_trials(
+    records, oof, oof_corrected, corrections = score_trials(
         requested, folds, outputs, target, threshold, recipe.seed
     )
-    reference_records, reference_oof = score_baselines(
+    reference_records, reference_oof, reference_corrected = score_baselines(
         references,
         folds,
         reference_fits,
@@ -318,19 +347,40 @@ def compare(
         recipe.seed,
         tune_threshold,
     )
+    for name in reference_oof:
+        base = name.removesuffix(TUNED_SUFFIX)
+        corrections[name] = next(b.prior_status for b in references if b.name == base)
+    # How each row's *_corrected calibration came about (see PriorState).
+    settings["prior_correction"] = corrections
     if references:
         settings["baselines"] = {b.name: b.description for b in references}
-    return CompareResult(
+    result = CompareResult(
         records=pd.DataFrame(records + reference_records),
         strategies=[s.name for s in requested],
         baselines=list(reference_oof),
         classes=target.classes.tolist(),
         class_counts=target.counts.tolist(),
-        folds=[folds[(0, f)] for f in range(n_splits)],
+        folds=first_repeat,
         y_true=target.codes,
         proba={**oof, **reference_oof},
+        proba_corrected={**oof_corrected, **reference_corrected},
         settings=settings,
+        data_checks=checks,
     )
+    if checks is not None:
+        # Labels the data contradicts, judged by the out-of-fold probabilities of the best
+        # baseline (trees, trained balanced) or else of the best strategy.
+        board = result.leaderboard()
+        source = next(
+            (str(n) for n in board.index if n in result.baselines), result.best()
+        )
+        checks.checked.append("label_issues")
+        finding = label_issues(
+            result.proba[source], target.codes, target.classes, source
+        )
+        if finding is not None:
+            checks.findings.append(finding)
+    return result
 
 
 def _name_of(y: Any) -> str:
@@ -593,18 +643,29 @@ def score_trials(
     target: Target,
     threshold: float,
     seed: int,
-) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """Per-fold metrics of every requested strategy, and its out-of-fold probabilities
-    (first repeat). A strategy's probabilities are its ``combine`` of its leaves'; a tuned
-    strategy's threshold is tuned on its inner validation rows, never on the test rows."""
+) -> tuple[
+    list[dict[str, Any]], dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]
+]:
+    """Per-fold metrics of every requested strategy, its out-of-fold probabilities (first
+    repeat) as trained and corrected to the data's prior, and how its probabilities were corrected to the data's prior (its worst
+    :class:`~balanceflow.strategies.PriorState` status). A strategy's probabilities are
+    its ``combine`` of its leaves'; a tuned strategy's threshold is tuned on its inner
+    validation rows, never on the test rows. The ``*_corrected`` calibration metrics
+    combine the leaves' probabilities each brought back from the prior it trained under
+    to its training fold's."""
     records = []
     oof = {
         s.name: np.full((len(target.codes), target.n_classes), np.nan)
         for s in requested
     }
+    oof_corrected = {name: values.copy() for name, values in oof.items()}
+    corrections = dict.fromkeys((s.name for s in requested), "unchanged")
     for (repeat, fold), (train, test) in folds.items():
+        counts = np.bincount(target.codes[train], minlength=target.n_classes)
         for strategy in requested:
             proba = _proba(outputs, repeat, fold, strategy, "")
+            corrected, status = _corrected(outputs, repeat, fold, strategy, counts)
+            corrections[strategy.name] = _worse(corrections[strategy.name], status)
             cut, seconds = threshold, _seconds(outputs, repeat, fold, strategy, "")
             if isinstance(strategy, Tuned):
                 _, val_part = inner_split(target.codes[train], seed, repeat, fold)
@@ -618,26 +679,69 @@ def score_trials(
                 seconds += _seconds(outputs, repeat, fold, strategy, TUNED_SUFFIX)
             if repeat == 0:
                 oof[strategy.name][test] = proba
+                oof_corrected[strategy.name][test] = corrected
             records.append(
                 _fold_record(
-                    strategy.name, (repeat, fold), test, proba, cut, target, seconds
+                    strategy.name,
+                    (repeat, fold),
+                    test,
+                    (proba, corrected),
+                    cut,
+                    target,
+                    seconds,
                 )
             )
-    return records, oof
+    return records, oof, oof_corrected, corrections
+
+
+def _worse(a: str, b: str) -> str:
+    return PRIOR_STATUSES[max(PRIOR_STATUSES.index(a), PRIOR_STATUSES.index(b))]
+
+
+def correct_to(proba: np.ndarray, prior: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``proba`` of a model trained under ``prior``, brought back to the prior of rows
+    with these class counts (Bayes' rule, :func:`balanceflow.thresholds.correct_prior`)."""
+    from balanceflow.thresholds import correct_prior
+
+    return correct_prior(proba, train_prior=prior, target_prior=counts / counts.sum())
+
+
+def _corrected(
+    outputs: dict, repeat: int, fold: int, strategy: BaseStrategy, counts: np.ndarray
+) -> tuple[np.ndarray, str]:
+    """A strategy's probabilities in one fold with every leaf's brought back from the
+    prior it trained under to the training fold's, and the worst status among them."""
+    probas, worst = {}, "unchanged"
+    for leaf in strategy.leaves():
+        proba = outputs[(repeat, fold, leaf.name)].proba
+        try:
+            state = leaf.prior_state(counts)
+        except BalanceflowError:  # a sampling strategy no prior describes
+            state = None
+        status = "unknown" if state is None else state.status
+        if status in ("exact", "approximate"):
+            proba = correct_to(proba, state.prior, counts)
+        probas[leaf.name] = proba
+        worst = _worse(worst, status)
+    return strategy.combine(probas), worst
 
 
 def _fold_record(
     name: str,
     block: tuple[int, int],
     test: np.ndarray,
-    proba: np.ndarray,
+    probas: tuple[np.ndarray, np.ndarray],
     cut: float,
     target: Target,
     seconds: float,
 ) -> dict[str, Any]:
-    """One leaderboard record: a row's metrics on one (repeat, fold) test fold."""
+    """One leaderboard record: a row's metrics on one (repeat, fold) test fold, from its
+    probabilities as trained and as corrected to the data's prior."""
+    proba, corrected = probas
+    y_test = target.codes[test]
     row: dict[str, Any] = {"strategy": name, "repeat": block[0], "fold": block[1]}
-    row.update(score_fold(target.codes[test], proba, cut, target.positive))
+    row.update(score_fold(y_test, proba, cut, target.positive))
+    row.update(calibration(y_test, corrected, target.positive, "_corrected"))
     row["threshold"] = cut if target.positive is not None else None
     row["fit_seconds"] = seconds
     return row
@@ -689,19 +793,27 @@ def score_baselines(
     threshold: float,
     seed: int,
     objective: str | None,
-) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per-fold records and out-of-fold probabilities of every baseline, and with an
     ``objective`` (binary targets) of its ``+tuned`` row: the threshold tuned for it on
-    the inner validation rows, as for a tuned strategy."""
+    the inner validation rows, as for a tuned strategy. The out-of-fold probabilities come
+    as trained and corrected to the data's prior."""
     records: list[dict[str, Any]] = []
     oof: dict[str, np.ndarray] = {}
+    oof_corrected: dict[str, np.ndarray] = {}
     binary = objective is not None and target.positive is not None
     for baseline in references:
         names = [baseline.name] + ([baseline.name + TUNED_SUFFIX] if binary else [])
         for name in names:
             oof[name] = np.full((len(target.codes), target.n_classes), np.nan)
+            oof_corrected[name] = oof[name].copy()
         for (repeat, fold), (train, test) in folds.items():
             full = fits[((repeat, fold, ""), baseline.name)]
+            counts = np.bincount(target.codes[train], minlength=target.n_classes)
+            corrected = full.proba
+            if baseline.prior_status in ("exact", "approximate"):  # trained balanced
+                uniform = np.full(target.n_classes, 1.0 / target.n_classes)
+                corrected = correct_to(full.proba, uniform, counts)
             cuts = [(names[0], threshold, full.fit_seconds)]
             if binary:
                 inner = fits[((repeat, fold, TUNED_SUFFIX), baseline.name)]
@@ -712,12 +824,19 @@ def score_baselines(
             for name, cut, seconds in cuts:
                 if repeat == 0:
                     oof[name][test] = full.proba
+                    oof_corrected[name][test] = corrected
                 records.append(
                     _fold_record(
-                        name, (repeat, fold), test, full.proba, cut, target, seconds
+                        name,
+                        (repeat, fold),
+                        test,
+                        (full.proba, corrected),
+                        cut,
+                        target,
+                        seconds,
                     )
                 )
-    return records, oof
+    return records, oof, oof_corrected
 
 
 def _proba(
@@ -745,14 +864,31 @@ def _seconds(
 def score_fold(
     y_test: np.ndarray, proba: np.ndarray, threshold: float, positive: int | None
 ) -> dict[str, float]:
-    """Every metric of one test fold. Binary: ``threshold`` applies to the probability of
-    the class with index ``positive``, whose PR-AUC and F1 are reported."""
+    """Every metric of one test fold, calibration included. Binary: ``threshold`` applies
+    to the probability of the class with index ``positive``, whose PR-AUC and F1 are
+    reported."""
     if positive is None:
         report = evaluate(y_test, proba)
     else:
         truth = (y_test == positive).astype(np.int64)
         report = evaluate(truth, proba[:, positive], threshold=threshold, pos_label=1)
-    return {name: getattr(report, name) for name in METRIC_NAMES}
+    scores = {name: getattr(report, name) for name in METRIC_NAMES}
+    return {**scores, **calibration(y_test, proba, positive)}
+
+
+def calibration(
+    y_test: np.ndarray, proba: np.ndarray, positive: int | None, suffix: str = ""
+) -> dict[str, float]:
+    """Brier score, log loss and ECE of one fold (binary: of P(positive))."""
+    if positive is None:
+        truth, score = y_test, proba
+    else:
+        truth, score = (y_test == positive).astype(np.int64), proba[:, positive]
+    return {
+        "brier" + suffix: brier_score(truth, score),
+        "log_loss" + suffix: log_loss(truth, score),
+        "ece" + suffix: expected_calibration_error(truth, score),
+    }
 
 
 def _tune(objective: str, truth: np.ndarray, scores: np.ndarray) -> float:

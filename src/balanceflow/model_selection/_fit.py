@@ -288,6 +288,7 @@ def _model_card(
             "pos_label": target.pos_label,
             "rule": "threshold on P(pos_label)" if threshold is not None else "argmax",
         },
+        "data_checks": board["data_checks"],
         "schema": schema.to_dict(),
         "settings": {**result.settings, "holdout": holdout},
     }

@@ -11,7 +11,12 @@ import pandas as pd
 
 from balanceflow._validation import resolve_pos_label, short_repr
 from balanceflow.exceptions import InvalidParameterError
-from balanceflow.metrics import METRIC_LABELS, METRIC_NAMES, METRIC_RANGES
+from balanceflow.metrics import (
+    BOARD_METRICS,
+    LOWER_IS_BETTER,
+    METRIC_LABELS,
+    METRIC_RANGES,
+)
 from balanceflow.model_selection._stats import (
     corrected_paired_t,
     friedman,
@@ -45,6 +50,13 @@ class CompareResult:
         ``n_splits``, ``n_repeats``, the recipe (``model``, ``epochs``, ``batch_size``,
         ``learning_rate``, ``seed``), ``threshold`` and ``pos_label`` (the class whose
         probability the threshold applies to; None for multi-class targets).
+    proba_corrected : dict of str to ndarray
+        ``proba`` brought back, fold by fold, from the class prior each strategy trained
+        under to its training fold's (``settings["prior_correction"]`` says how: see
+        :class:`~balanceflow.strategies.PriorState`); equal to ``proba`` where the strategy
+        did not change the prior or no prior describes the change.
+    data_checks : DataChecks, optional
+        What the data checks found (``compare(data_checks=True)``, the default).
     baselines : list of str
         The reference rows (scikit-learn / imbalanced-learn models, not Keras; see
         ``compare(baselines=...)``). They are in ``records``, ``proba``, the leaderboard
@@ -62,6 +74,8 @@ class CompareResult:
     settings: dict[str, Any]
     dataset: str | None = None
     baselines: list[str] = field(default_factory=list)
+    proba_corrected: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    data_checks: Any = field(default=None, repr=False)
 
     @property
     def names(self) -> list[str]:
@@ -89,41 +103,51 @@ class CompareResult:
             per_strategy[name] = per_row
         return per_strategy
 
+    @property
+    def metrics(self) -> list[str]:
+        """The metrics the records hold, in leaderboard order (results written before
+        the calibration metrics hold the ranking and label metrics only)."""
+        return [m for m in BOARD_METRICS if m in self.records.columns]
+
     def _check_metric(self, metric: str) -> str:
-        if metric not in METRIC_NAMES:
+        if metric not in self.metrics:
             raise InvalidParameterError(
                 f"Unknown `metric`. Received: metric={short_repr(metric)}. "
-                f"Use one of {list(METRIC_NAMES)}."
+                f"Use one of {self.metrics}."
             )
         return metric
 
     def leaderboard(self, metric: str = "pr_auc") -> pd.DataFrame:
-        """Mean, standard deviation and 95% interval of every metric, best ``metric`` first.
+        """Mean, standard deviation and 95% interval of every metric, best ``metric`` first
+        (the highest, or the lowest for the calibration metrics: Brier, log loss, ECE).
 
         Returns a DataFrame indexed by strategy with (metric, "mean" / "std" / "ci_low" /
         "ci_high") columns over all (repeat, fold) blocks; ``std`` is the sample one
         (ddof=1) and the interval a 95% Student-t interval of the mean computed on the
         logit scale, so that it stays inside the metric's range (see
         :func:`~balanceflow.model_selection._stats.mean_interval`; optimistic: folds share
-        training rows).
+        training rows); log loss, which has no upper bound, gets the plain interval, kept
+        above 0.
         """
         metric = self._check_metric(metric)
         columns = {}
         grouped = self.records.groupby("strategy", sort=False)
-        for m in METRIC_NAMES:
+        for m in self.metrics:
             values = grouped[m]
             columns[(m, "mean")] = values.mean()
             columns[(m, "std")] = values.std(ddof=1)
             bounds = METRIC_RANGES[m]
             intervals = values.apply(
-                lambda v, bounds=bounds: mean_interval(v.to_numpy(), bounds=bounds)
+                lambda v, bounds=bounds: _interval(v.to_numpy(), bounds)
             )
             columns[(m, "ci_low")] = intervals.map(lambda ci: ci[0])
             columns[(m, "ci_high")] = intervals.map(lambda ci: ci[1])
         table = pd.DataFrame(columns).reindex(self.names)
         table.columns = pd.MultiIndex.from_tuples(table.columns)
         table.index.name = "strategy"
-        return table.sort_values((metric, "mean"), ascending=False, kind="stable")
+        return table.sort_values(
+            (metric, "mean"), ascending=metric in LOWER_IS_BETTER, kind="stable"
+        )
 
     def scores(self, metric: str = "pr_auc") -> pd.DataFrame:
         """A (repeat, fold) × strategy table of ``metric``: the paired blocks of the tests."""
@@ -176,7 +200,8 @@ class CompareResult:
         blocks = int(table.dropna().shape[0])
         alpha = 0.05
         among = " among the Keras strategies" if self.baselines else ""
-        lead = f"{best} has the highest mean {label}{among}"
+        extreme = "lowest" if metric in LOWER_IS_BETTER else "highest"
+        lead = f"{best} has the {extreme} mean {label}{among}"
         parts = [f"{lead} ({mean:.3f} ± {std:.3f}, {blocks} folds)."]
         adjusted = wilcoxon_vs_best(table, best)
         others = [n for n, p in adjusted.items() if not (np.isfinite(p) and p < alpha)]
@@ -200,6 +225,19 @@ class CompareResult:
         comparison = self.baseline_comparison(metric, alpha)
         if comparison is not None:
             parts.append(comparison["summary"])
+        calibrated = self._calibration_sentence(best, board)
+        if calibrated:
+            parts.append(calibrated)
+        if self.data_checks is not None and self.data_checks.findings:
+            kinds = sorted(
+                {f.check.replace("_", " ") for f in self.data_checks.findings}
+            )
+            warned = len(self.data_checks.warnings)
+            parts.append(
+                f"The data checks found {', '.join(kinds)}"
+                + (f" ({warned} warning{'s' if warned != 1 else ''})" if warned else "")
+                + ": read them before trusting any score, as they limit every method."
+            )
         if metric != "g_mean":
             g_board = board.loc[self.strategies, ("g_mean", "mean")]
             g_best = g_board.idxmax()
@@ -213,6 +251,29 @@ class CompareResult:
             "holds for this model, these settings and data like these."
         )
         return " ".join(parts)
+
+    def _calibration_sentence(self, best: str, board: pd.DataFrame) -> str:
+        """How far ``best``'s probabilities are from observed frequencies, as trained and
+        corrected to the data's prior; empty without the calibration metrics."""
+        if "ece_corrected" not in self.metrics:
+            return ""
+        raw = board.loc[best, ("ece", "mean")]
+        fixed = board.loc[best, ("ece_corrected", "mean")]
+        status = self.settings.get("prior_correction", {}).get(best, "unchanged")
+        if status in ("exact", "approximate") and raw > fixed + 0.01:
+            how = (
+                ""
+                if status == "exact"
+                else " (approximately: its loss also reshapes them)"
+            )
+            return (
+                f"Calibration: {best} changed the class prior it trained under, so its "
+                f"probabilities as trained are far from observed frequencies (ECE "
+                f"{raw:.3f}); brought back to the data's prior{how} they are much closer "
+                f"(ECE {fixed:.3f}). Read them as probabilities only after that "
+                "correction; the threshold above applies to them as trained."
+            )
+        return f"Calibration: {best}'s probabilities have an ECE of {fixed:.3f}."
 
     def baseline_comparison(
         self, metric: str = "pr_auc", alpha: float = 0.05
@@ -243,9 +304,10 @@ class CompareResult:
             (table[keras] - table[baseline]).to_numpy(), 1.0 / (n_splits - 1)
         )
         significant = np.isfinite(test["p_value"]) and test["p_value"] < alpha
+        better = -test["mean"] if metric in LOWER_IS_BETTER else test["mean"]
         verdict = "level"
         if significant:
-            verdict = "ahead" if test["mean"] > 0 else "behind"
+            verdict = "ahead" if better > 0 else "behind"
         info = {
             "metric": metric,
             "keras": keras,
@@ -273,17 +335,19 @@ class CompareResult:
     def imbalance_ratio(self) -> float:
         return max(self.class_counts) / min(self.class_counts)
 
-    def to_text(self, metric: str = "pr_auc") -> str:
-        """The leaderboard as plain text, ``mean ± std`` per metric."""
+    def to_text(self, metric: str = "pr_auc", columns: list[str] | None = None) -> str:
+        """The leaderboard as plain text, ``mean ± std`` per metric (``columns``: default
+        every metric but the log losses)."""
+        shown = columns or [m for m in self.metrics if not m.startswith("log_loss")]
         table = self.leaderboard(metric)
-        rows = [["strategy"] + [METRIC_LABELS[m] for m in METRIC_NAMES]]
+        rows = [["strategy"] + [METRIC_LABELS[m] for m in shown]]
         for name, values in table.iterrows():
-            shown = f"{name} (baseline)" if name in self.baselines else str(name)
+            label = f"{name} (baseline)" if name in self.baselines else str(name)
             rows.append(
-                [shown]
+                [label]
                 + [
                     f"{values[(m, 'mean')]:.3f} ± {values[(m, 'std')]:.3f}"
-                    for m in METRIC_NAMES
+                    for m in shown
                 ]
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -307,7 +371,7 @@ class CompareResult:
                 "strategy": str(name),
                 "baseline": name in self.baselines,
             }
-            for m in METRIC_NAMES:
+            for m in self.metrics:
                 entry[m] = {
                     stat: _finite_or_none(values[(m, stat)])
                     for stat in ("mean", "std", "ci_low", "ci_high")
@@ -326,6 +390,9 @@ class CompareResult:
             "leaderboard": board,
             "statistics": _clean(self.statistics(metric)),
             "baselines": list(self.baselines),
+            "data_checks": None
+            if self.data_checks is None
+            else _clean(self.data_checks.to_dict()),
             "baseline_comparison": _clean(self.baseline_comparison(metric)),
             "recommendation": self.recommendation(metric),
             "records": json.loads(self.records.to_json(orient="records")),
@@ -359,12 +426,12 @@ def _baseline_sentence(info: dict[str, Any], label: str) -> str:
     if info["verdict"] == "ahead":
         return (
             f"Against the baselines: {keras} is ahead of the best baseline, {baseline}, "
-            f"by {diff:.3f} {label} ({evidence})."
+            f"by {abs(diff):.3f} {label} ({evidence})."
         )
     if info["verdict"] == "behind":
         return (
             f"Against the baselines: {keras} is behind the best baseline, {baseline}, "
-            f"by {-diff:.3f} {label} ({evidence}); on this data and metric a Keras "
+            f"by {abs(diff):.3f} {label} ({evidence}); on this data and metric a Keras "
             f"remedy is not the best choice, so prefer {baseline} unless you need a "
             "Keras model."
         )
@@ -373,6 +440,13 @@ def _baseline_sentence(info: dict[str, Any], label: str) -> str:
         f"{label}: the difference, {diff:+.3f}, is within the fold-to-fold noise "
         f"({evidence})."
     )
+
+
+def _interval(values: np.ndarray, bounds: tuple[float, float]) -> tuple[float, float]:
+    if np.isfinite(bounds[1]):
+        return mean_interval(values, bounds=bounds)
+    low, high = mean_interval(values)
+    return (max(low, bounds[0]), high)
 
 
 def _clean(value: Any) -> Any:

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 from balanceflow._validation import check_targets, minority_index, short_repr
 from balanceflow.exceptions import DataError, InvalidParameterError
 from balanceflow.metrics import (
+    LOWER_IS_BETTER,
     METRIC_LABELS,
     METRIC_NAMES,
     confusion_matrix,
@@ -284,34 +285,51 @@ def _thresholds(
 
 
 def _leaderboard(result: Any, metric: str) -> Table:
+    """Mean ± std of the ranking and label metrics, Brier and ECE as trained → corrected to
+    the data's prior (means), and the fit seconds: few enough columns to fit the page."""
     records = result.records
     columns = [m for m in METRIC_NAMES if m in records.columns]
-    extra = [
-        c
-        for c in records.columns
-        if c not in (*columns, "strategy", "fold", "repeat")
-        and records[c].dtype.kind in "if"
+    calibration = [
+        m for m in ("brier", "ece") if {m, f"{m}_corrected"} <= set(records.columns)
     ]
-    columns += extra
-    grouped = records.groupby("strategy", sort=False)[columns]
+    numeric = columns + [f"{m}{s}" for m in calibration for s in ("", "_corrected")]
+    numeric += ["fit_seconds"] if "fit_seconds" in records.columns else []
+    grouped = records.groupby("strategy", sort=False)[numeric]
     mean, std = grouped.mean(), grouped.std()
     baselines = list(getattr(result, "baselines", []))
     order = [s for s in [*result.strategies, *baselines] if s in mean.index]
     if metric in mean.columns:
-        order = sorted(order, key=lambda s: -mean.loc[s, metric])
+        sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+        order = sorted(order, key=lambda s: sign * mean.loc[s, metric])
     rows = []
     for strategy in order:
         cells = []
         for c in columns:
             m, s = mean.loc[strategy, c], std.loc[strategy, c]
-            cells.append(f"{m:.3f} ± {s:.3f}" if np.isfinite(s) else f"{m:.3f}")
+            # A no-break space after ±: a narrow column wraps before it.
+            cells.append(f"{m:.3f} ±\u00a0{s:.3f}" if np.isfinite(s) else f"{m:.3f}")
+        for c in calibration:
+            raw, fixed = mean.loc[strategy, c], mean.loc[strategy, f"{c}_corrected"]
+            same = abs(raw - fixed) < 5e-4
+            cells.append(f"{fixed:.3f}" if same else f"{raw:.3f} →\u00a0{fixed:.3f}")
+        if "fit_seconds" in numeric:
+            cells.append(f"{mean.loc[strategy, 'fit_seconds']:.2f}")
         shown = f"{strategy} (baseline)" if strategy in baselines else strategy
         rows.append([shown, *cells])
+    headers = [_LABELS.get(c, c) for c in columns]
+    headers += [f"{_LABELS[c]} → corrected" for c in calibration]
+    headers += ["Fit (s)"] if "fit_seconds" in numeric else []
     return Table(
-        ["strategy", *(_LABELS.get(c, c) for c in columns)],
+        ["strategy", *headers],
         rows,
         caption=f"Mean ± standard deviation over folds, best {_LABELS.get(metric, metric)} "
         "first."
+        + (
+            " Brier and ECE (lower is better): as trained → corrected to the data's "
+            "class prior where the strategy changed it."
+            if calibration
+            else ""
+        )
         + (
             " (baseline): a scikit-learn / imbalanced-learn reference model, not Keras, "
             "on the same folds and preprocessing."
@@ -455,40 +473,80 @@ def from_compare(
         ],
     )
 
-    if binary:
-        reliability = curve_set(positive)
-        axis = f"Predicted P({labels[positive]})"
-    else:
-        reliability = []
+    def reliability_of(source: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+        out = []
         for name in strategies:
-            proba = np.asarray(probabilities[name])[rows_used[name]]
-            hit = proba.argmax(axis=1) == codes[rows_used[name]]
-            reliability.append((name, hit, proba.max(axis=1)))
-        axis = "Confidence of the predicted class"
-    calibration_rows = []
-    for name, hit, probability in reliability:
-        proba = np.asarray(probabilities[name])[rows_used[name]]
-        calibration_rows.append(
-            [
-                name,
-                brier_score(codes[rows_used[name]], proba),
-                expected_calibration_error(hit, probability),
-            ]
-        )
-    calibration = Section(
-        "calibration",
-        "Calibration",
-        [
-            FigureBlock(
-                "reliability",
-                reliability_figure(reliability, "Reliability diagram", axis),
-                "Observed frequency against mean predicted probability in 10 equal-width "
-                "bins. Resampling and class weights shift probabilities towards the rare "
-                "class; balanceflow.thresholds.correct_prior undoes the shift.",
-            ),
-            Table(["strategy", "Brier score", "ECE"], calibration_rows),
-        ],
+            proba = np.asarray(source[name])[rows_used[name]]
+            if binary:
+                out.append(
+                    (name, codes[rows_used[name]] == positive, proba[:, positive])
+                )
+            else:
+                hit = proba.argmax(axis=1) == codes[rows_used[name]]
+                out.append((name, hit, proba.max(axis=1)))
+        return out
+
+    axis = (
+        f"Predicted P({labels[positive]})"
+        if binary
+        else "Confidence of the predicted class"
     )
+    reliability = reliability_of(probabilities)
+    # compare's probabilities brought back to the data's prior, where a strategy changed it.
+    corrected_source = getattr(result, "proba_corrected", None) or {}
+    changed = [
+        name
+        for name in strategies
+        if name in corrected_source
+        and not np.allclose(
+            np.asarray(corrected_source[name])[rows_used[name]],
+            np.asarray(probabilities[name])[rows_used[name]],
+        )
+    ]
+    corrected = reliability_of({**probabilities, **corrected_source}) if changed else []
+    calibration_rows = []
+    for i, (name, hit, probability) in enumerate(reliability):
+        proba = np.asarray(probabilities[name])[rows_used[name]]
+        row = [
+            name,
+            brier_score(codes[rows_used[name]], proba),
+            expected_calibration_error(hit, probability),
+        ]
+        if changed:
+            fixed = np.asarray(corrected_source.get(name, proba))[rows_used[name]]
+            row += [
+                brier_score(codes[rows_used[name]], fixed),
+                expected_calibration_error(corrected[i][1], corrected[i][2]),
+            ]
+        calibration_rows.append(row)
+    blocks: list[Any] = [
+        FigureBlock(
+            "reliability",
+            reliability_figure(reliability, "Reliability diagram, as trained", axis),
+            "Observed frequency against mean predicted probability in 10 equal-width "
+            "bins. Resampling and class weights shift probabilities towards the rare "
+            "class; balanceflow.thresholds.correct_prior undoes the shift.",
+        )
+    ]
+    if changed:
+        blocks.append(
+            FigureBlock(
+                "reliability_corrected",
+                reliability_figure(
+                    corrected,
+                    "Reliability diagram, corrected to the data's prior",
+                    axis,
+                ),
+                "The same probabilities brought back from the class prior each strategy "
+                "trained under to the data's own (Bayes' rule, per training fold): "
+                + ", ".join(changed)
+                + " changed it.",
+            )
+        )
+    header = ["strategy", "Brier score", "ECE"]
+    header += ["Brier (corrected)", "ECE (corrected)"] if changed else []
+    blocks.append(Table(header, calibration_rows))
+    calibration = Section("calibration", "Calibration", blocks)
 
     per_class_rows = []
     for name in strategies:
@@ -512,8 +570,39 @@ def from_compare(
     settings_section = Section(
         "settings", "Settings", [Table(["setting", "value"], settings_rows)]
     )
+    sections = [leaderboard, curves, confusion, calibration, per_class]
+    checks = getattr(result, "data_checks", None)
+    if checks is not None:
+        sections.append(_data_section(checks))
     return Report(
         title
         or ("balanceflow compare" + (f": {dataset}" if dataset is not None else "")),
-        [leaderboard, curves, confusion, calibration, per_class, settings_section],
+        [*sections, settings_section],
     )
+
+
+def _data_section(checks: Any) -> Section:
+    """Every finding of the data checks in full, with the rows involved."""
+    rows = [
+        [
+            finding.severity,
+            finding.check.replace("_", " "),
+            finding.summary,
+            ", ".join(map(str, finding.rows))
+            + (" ..." if len(finding.rows) >= 20 else ""),
+        ]
+        for finding in checks.findings
+    ]
+    ran = ", ".join(c.replace("_", " ") for c in checks.checked)
+    blocks: list[Any] = []
+    if rows:
+        blocks.append(
+            Table(
+                ["severity", "check", "finding", "rows (positions, first 20)"],
+                rows,
+                caption=f"Checks that ran: {ran}.",
+            )
+        )
+    else:
+        blocks.append(f"Nothing worth saying was found. Checks that ran: {ran}.")
+    return Section("data", "The data", blocks)

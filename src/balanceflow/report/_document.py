@@ -105,8 +105,7 @@ h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.8em; }
 nav a { margin-right: 1em; }
 .meta { color: #555; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right;
-         white-space: nowrap; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; text-align: right; }
 th:first-child, td:first-child, td.text { text-align: left; }
 th { background: #f3f3f3; }
 .note { color: #555; font-size: 0.9em; margin-top: -0.4em; }

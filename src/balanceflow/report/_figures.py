@@ -20,6 +20,12 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from balanceflow.metrics import (
+    CALIBRATION_BINS,
+    brier_score,
+    expected_calibration_error,
+)
+
 __all__ = [
     "brier_score",
     "confusion_figure",
@@ -32,7 +38,7 @@ __all__ = [
 
 #: Curves drawn per figure at most (legends stay readable); the rarest classes are kept.
 MAX_CURVES = 10
-_N_BINS = 10
+_N_BINS = CALIBRATION_BINS
 
 # One curve: (legend label, is-positive mask, score).
 Curve = tuple[str, np.ndarray, np.ndarray]
@@ -153,27 +159,3 @@ def reliability_figure(curves: Sequence[Curve], title: str, xlabel: str) -> Figu
     ax.set_title(label_text(title, 80))
     ax.legend(loc="upper left", fontsize="small")
     return figure
-
-
-def expected_calibration_error(positive: np.ndarray, probability: np.ndarray) -> float:
-    """Mean |observed frequency - mean probability| over 10 equal-width bins, weighted by
-    the share of rows in each bin (the bins of the reliability diagram)."""
-    positive = np.asarray(positive, dtype=np.float64)
-    probability = np.asarray(probability, dtype=np.float64)
-    bins = np.minimum((probability * _N_BINS).astype(np.int64), _N_BINS - 1)
-    counts = np.bincount(bins, minlength=_N_BINS)
-    hits = np.bincount(bins, weights=positive, minlength=_N_BINS)
-    mass = np.bincount(bins, weights=probability, minlength=_N_BINS)
-    filled = counts > 0
-    gaps = np.abs(hits[filled] - mass[filled])
-    return float(gaps.sum() / len(probability))
-
-
-def brier_score(codes: np.ndarray, proba: np.ndarray) -> float:
-    """Brier score: binary, the mean of ``(P(class 1) - y)^2`` (scikit-learn's
-    ``brier_score_loss``); multi-class, the mean squared distance between the probability
-    rows and the one-hot targets (Brier's original form)."""
-    if proba.shape[1] == 2:
-        return float(np.mean((proba[:, 1] - (codes == 1)) ** 2))
-    one_hot = np.eye(proba.shape[1])[codes]
-    return float(np.mean(np.sum((proba - one_hot) ** 2, axis=1)))

@@ -14,11 +14,13 @@ strategies from a TOML file.
 from balanceflow.strategies._config import load_config
 from balanceflow.strategies._parts import (
     PARTS,
+    PRIOR_STATUSES,
     ClassWeights,
     CountsLoss,
     DeferredReweighting,
     EpochwiseBalance,
     Part,
+    PriorState,
     Resample,
     TrainingSetup,
 )
@@ -40,6 +42,7 @@ __all__ = [
     "DEFAULT",
     "PARTS",
     "PRESETS",
+    "PRIOR_STATUSES",
     "TUNABLE_OBJECTIVES",
     "TUNED_SUFFIX",
     "BaseStrategy",
@@ -49,6 +52,7 @@ __all__ = [
     "Ensemble",
     "EpochwiseBalance",
     "Part",
+    "PriorState",
     "Resample",
     "Strategy",
     "TrainingSetup",

@@ -26,11 +26,13 @@ from balanceflow.weights import CLASS_WEIGHT_METHODS, class_weight
 
 __all__ = [
     "PARTS",
+    "PRIOR_STATUSES",
     "ClassWeights",
     "CountsLoss",
     "DeferredReweighting",
     "EpochwiseBalance",
     "Part",
+    "PriorState",
     "Resample",
     "TrainingSetup",
     "part_from_config",
@@ -86,6 +88,79 @@ class TrainingSetup:
         return np.bincount(self.y, minlength=self.n_classes)
 
 
+#: How well a :class:`PriorState` describes a model, from best to worst.
+PRIOR_STATUSES = ("unchanged", "exact", "approximate", "unknown")
+
+
+@dataclass(frozen=True)
+class PriorState:
+    """The class prior a model's probabilities answer to, as a strategy's parts leave it.
+
+    A weighted log-loss with weight ``w_k`` on class ``k`` has the minimiser of the plain
+    loss on data where class ``k`` has ``w_k`` times its rows, so a model trained on
+    ``counts`` rows per class with class weights ``weights`` estimates ``p(y | x)`` under
+    the prior ``counts * weights`` (normalised). Bayes' rule then brings its probabilities
+    back to the data's own prior (:func:`balanceflow.thresholds.correct_prior`).
+
+    ``status`` says how far to trust that: ``"unchanged"`` (the data's own prior),
+    ``"exact"`` (resampling, class weights, epoch-wise balancing, pos_weight and the
+    prior-offset losses: the correction is Bayes' rule for a model that fits its training
+    distribution), ``"approximate"`` (a weighted loss whose shape also changes the
+    probabilities, e.g. focal's gamma, or weights switched on late), ``"unknown"`` (no
+    prior describes the change, e.g. LDAM's margins or a sampler of your own: the
+    probabilities are left as trained).
+    """
+
+    counts: np.ndarray
+    weights: np.ndarray
+    status: str = "unchanged"
+
+    @classmethod
+    def of(cls, counts: np.ndarray) -> PriorState:
+        counts = np.asarray(counts, dtype=np.float64)
+        return cls(counts, np.ones_like(counts))
+
+    @property
+    def prior(self) -> np.ndarray:
+        mass = self.counts * self.weights
+        return mass / mass.sum()
+
+    def changed(
+        self,
+        *,
+        counts: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
+        status: str = "exact",
+    ) -> PriorState:
+        """This state with new counts and/or extra weights; its status the worse of the two."""
+        worst = max(PRIOR_STATUSES.index(self.status), PRIOR_STATUSES.index(status))
+        return PriorState(
+            self.counts if counts is None else np.asarray(counts, dtype=np.float64),
+            self.weights
+            if weights is None
+            else self.weights * np.asarray(weights, dtype=np.float64),
+            PRIOR_STATUSES[worst],
+        )
+
+
+def _labels_of(counts: np.ndarray) -> np.ndarray:
+    """Labels 0..K-1 repeated per (rounded) class count: what a sampler or a class-weight
+    method sees."""
+    return np.repeat(np.arange(len(counts)), np.round(counts).astype(np.int64))
+
+
+def _resampled(counts: np.ndarray, sampling_strategy: Any, kind: str) -> np.ndarray:
+    from balanceflow.sampling import resolve_sampling_strategy
+
+    out = np.array(counts, dtype=np.float64)
+    targets = resolve_sampling_strategy(
+        sampling_strategy, _labels_of(counts), kind=kind
+    )
+    for label, count in targets.items():
+        out[int(label)] = count
+    return out
+
+
 class Part:
     """Base of the strategy parts: a config round trip and one ``apply`` step."""
 
@@ -94,6 +169,11 @@ class Part:
 
     def apply(self, setup: TrainingSetup) -> TrainingSetup:  # pragma: no cover
         raise NotImplementedError
+
+    def shift_prior(self, state: PriorState) -> PriorState:
+        """How this part changes the prior the model trains under (see
+        :class:`PriorState`); a part that does not say is ``"unknown"``."""
+        return state.changed(status="unknown")
 
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments: ``type(part).from_config(part.get_config())``
@@ -164,6 +244,18 @@ class Resample(Part):
             indices = setup.source_rows[indices]
         return replace(setup, X=X, y=np.asarray(y), source_rows=indices)
 
+    def shift_prior(self, state: PriorState) -> PriorState:
+        if isinstance(self.sampler, str):
+            kind, strategy = self.sampler, self.sampling_strategy
+        else:  # imbalanced-learn's samplers say which way they move counts
+            kind = {"over-sampling": "over", "under-sampling": "under"}.get(
+                getattr(self.sampler, "_sampling_type", None)
+            )
+            strategy = getattr(self.sampler, "sampling_strategy", None)
+            if kind is None or callable(strategy) or strategy is None:
+                return state.changed(status="unknown")
+        return state.changed(counts=_resampled(state.counts, strategy, kind))
+
 
 @dataclass(frozen=True, repr=False)
 class ClassWeights(Part):
@@ -183,6 +275,10 @@ class ClassWeights(Part):
 
     def apply(self, setup: TrainingSetup) -> TrainingSetup:
         return replace(setup, class_weight=class_weight(setup.y, method=self.method))
+
+    def shift_prior(self, state: PriorState) -> PriorState:
+        weights = class_weight(_labels_of(state.counts), method=self.method)
+        return state.changed(weights=[weights[k] for k in range(len(state.counts))])
 
 
 @dataclass(frozen=True, repr=False)
@@ -235,6 +331,45 @@ class CountsLoss(Part):
     def apply(self, setup: TrainingSetup) -> TrainingSetup:
         return replace(setup, loss=self.build(setup.class_counts))
 
+    def shift_prior(self, state: PriorState) -> PriorState:
+        counts = state.counts
+        if self.name in ("logit_adjusted", "balanced_softmax"):
+            # Trained on logits + tau * log(prior): the model's own probabilities are
+            # p(k | x) / prior_k^tau, i.e. under the prior mass_k / prior_k^tau.
+            tau = (
+                float(self.options.get("tau", 1.0))
+                if self.name == "logit_adjusted"
+                else 1.0
+            )
+            prior = np.asarray(
+                self.options.get("class_priors", counts / counts.sum()),
+                dtype=np.float64,
+            )
+            return state.changed(weights=prior ** (-tau))
+        if self.name == "class_balanced":
+            weights = class_weight(
+                _labels_of(counts),
+                method="effective_number",
+                beta=float(self.options.get("beta", 0.999)),
+            )
+            # The base loss is cross-entropy unless options say focal (its gamma
+            # changes the probabilities beyond the prior).
+            exact = self.options.get("base", "ce") == "ce"
+            return state.changed(
+                weights=[weights[k] for k in range(len(counts))],
+                status="exact" if exact else "approximate",
+            )
+        if self.name == "focal":
+            alpha = self.options.get("alpha")
+            if alpha == "balanced":
+                weights = class_weight(_labels_of(counts), method="balanced")
+                return state.changed(
+                    weights=[weights[k] for k in range(len(counts))],
+                    status="approximate",
+                )
+            return state.changed(status="approximate" if alpha is None else "unknown")
+        return state.changed(status="unknown")
+
 
 @dataclass(frozen=True, repr=False)
 class DeferredReweighting(Part):
@@ -260,6 +395,15 @@ class DeferredReweighting(Part):
 
         callback = Callback(setup.class_counts, round(self.start * setup.epochs))
         return replace(setup, callbacks=(*setup.callbacks, callback))
+
+    def shift_prior(self, state: PriorState) -> PriorState:
+        # Class-balanced weights for the last epochs only: at best approximately a prior.
+        from balanceflow.weights import class_weight as weights_of
+
+        weights = weights_of(_labels_of(state.counts), method="effective_number")
+        return state.changed(
+            weights=[weights[k] for k in range(len(state.counts))], status="approximate"
+        )
 
 
 @dataclass(frozen=True, repr=False)
@@ -294,6 +438,12 @@ class EpochwiseBalance(Part):
             **self.options,
         }
         return replace(setup, pipeline=pipeline)
+
+    def shift_prior(self, state: PriorState) -> PriorState:
+        kind = "under" if self.method == "under" else "over"
+        return state.changed(
+            counts=_resampled(state.counts, self.sampling_strategy, kind)
+        )
 
 
 #: Every part, by its config name.

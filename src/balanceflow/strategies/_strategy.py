@@ -28,6 +28,7 @@ from balanceflow.strategies._parts import (
     DeferredReweighting,
     EpochwiseBalance,
     Part,
+    PriorState,
     Resample,
     part_config,
     part_from_config,
@@ -203,6 +204,14 @@ class Strategy(BaseStrategy):
                 f"Strategy {name!r} resamples twice (a sampler and a pipeline, or two "
                 "pipelines); an epoch-wise pipeline already balances every epoch. Keep one."
             )
+
+    def prior_state(self, counts: Any) -> PriorState:
+        """The prior this strategy's model trains under, for training rows with these
+        class counts: each part's change in turn (see :class:`PriorState`)."""
+        state = PriorState.of(counts)
+        for part in self.parts:
+            state = part.shift_prior(state)
+        return state
 
     def leaves(self) -> list[Strategy]:
         return [self]
