@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import balanceflow as bf
 from balanceflow.cli import DEFAULT_DATASET, app
 
 runner = CliRunner()
@@ -148,6 +149,13 @@ def test_datasets_lists_the_shipped_sets():
     }
     table = runner.invoke(app, ["datasets"])
     assert table.exit_code == 0 and "flare-F" in table.output
+    # The long-tailed image set is listed too, with the counts digits_lt() gives.
+    (digits,) = [r for r in rows if r["name"] == "digits_lt"]
+    _, y_train, _, _ = bf.datasets.digits_lt()
+    counts = np.bincount(y_train)
+    assert (digits["rows"], digits["classes"]) == (len(y_train), 10)
+    assert (digits["minority"], digits["majority"]) == (counts.min(), counts.max())
+    assert "digits_lt" in table.output
 
 
 def test_user_model_function(tmp_path, monkeypatch):

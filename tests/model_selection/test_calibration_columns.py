@@ -3,13 +3,22 @@ back to the data's prior, and Brier / log loss / ECE before and after it."""
 
 import numpy as np
 import pytest
-from imblearn.over_sampling import SMOTE
+from imblearn.combine import SMOTEENN
+from imblearn.over_sampling import ADASYN, SMOTE
 from imblearn.under_sampling import TomekLinks
 
 import balanceflow as bf
 from balanceflow.metrics import expected_calibration_error
 from balanceflow.model_selection._compare import correct_to
-from balanceflow.strategies import PRESETS, Resample, Strategy
+from balanceflow.sampling import RandomUnderSampler
+from balanceflow.strategies import (
+    PRESETS,
+    ClassWeights,
+    CountsLoss,
+    EpochwiseBalance,
+    Resample,
+    Strategy,
+)
 
 COUNTS = np.array([90, 10])
 
@@ -56,6 +65,28 @@ def _normal(mass):
         (PRESETS["ldam_drw"], "unknown", None),
         (Strategy("smote", [Resample(SMOTE())]), "exact", [0.5, 0.5]),
         (Strategy("tomek", [Resample(TomekLinks())]), "unknown", None),
+        (Strategy("smoteenn", [Resample(SMOTEENN())]), "unknown", None),
+        (Strategy("adasyn", [Resample(ADASYN())]), "approximate", [0.5, 0.5]),
+        (
+            Strategy("ours", [Resample(RandomUnderSampler(sampling_strategy=0.5))]),
+            "exact",
+            [20 / 30, 10 / 30],
+        ),
+        # A weighted binary cross-entropy: positives weigh 90 / 10.
+        (
+            Strategy("wbce", [CountsLoss("weighted_binary_crossentropy")]),
+            "exact",
+            [0.5, 0.5],
+        ),
+        # The registry's spellings are one loss.
+        (Strategy("alias", [CountsLoss("LogitAdjustedLoss")]), "exact", [0.5, 0.5]),
+        # Parts after an epoch-wise pipeline see the rows' own counts: balanced draws
+        # times the weights of 90 / 10 rows.
+        (
+            Strategy("late", [EpochwiseBalance("under"), ClassWeights()]),
+            "exact",
+            _normal([10 * 100 / 180, 10 * 100 / 20]),
+        ),
     ],
     ids=lambda v: getattr(v, "name", None) if isinstance(v, Strategy) else None,
 )
@@ -131,3 +162,21 @@ def test_calibration_metrics_rank_lowest_first(thyroid_result):
         low, high = board[(m, "ci_low")], board[(m, "ci_high")]
         assert (low >= 0).all() and (low <= board[(m, "mean")]).all()
         assert (high >= board[(m, "mean")]).all()
+
+
+def test_the_recommendation_says_what_acting_on_the_labels_costs(thyroid_result):
+    """Check the false alarms per true find against a count of the pooled out-of-fold
+    predictions at threshold 0.5."""
+    result = thyroid_result
+    best = result.best()
+    positive = result.positive
+    flagged = result.proba[best][:, positive] >= 0.5
+    truth = result.y_true == positive
+    found, alarms = int((flagged & truth).sum()), int((flagged & ~truth).sum())
+    sentence = result.alarms_sentence(best)
+    assert sentence in result.recommendation()
+    if found:
+        assert f"finds {found} of the {int(truth.sum())}" in sentence
+        assert f"{alarms / found:.1f} false alarms per true find" in sentence
+    else:
+        assert "finds none" in sentence

@@ -40,7 +40,13 @@ def test_clean_data_gives_no_findings():
     X, y = _clean()
     result = _checks(X, y)
     assert result.findings == []
-    assert set(result.checked) >= {"duplicates", "leak", "overlap", "near_duplicates"}
+    assert set(result.checked) == {
+        "duplicates",
+        "missingness",
+        "leak and id columns",
+        "near_duplicates",
+        "overlap",
+    }
     assert result.overlap < 0.3  # a finding only from 0.5
 
 
@@ -158,7 +164,12 @@ def test_compare_runs_the_checks_and_reports_them(monkeypatch):
     assert any(
         f["check"] == "leak" for f in result.to_dict()["data_checks"]["findings"]
     )
-    assert "The data checks found" in result.recommendation()
+    assert "The data checks warn of leak" in result.recommendation()
+    # Where the classes overlap, contradicted labels are hard cases: a note at most.
+    assert result.data_checks.overlap is not None
+    for finding in result.data_checks.findings:
+        if finding.check == "label_issues" and result.data_checks.overlap >= 0.5:
+            assert finding.severity == "note"
     quiet = bf.compare(
         X,
         y,
@@ -169,3 +180,47 @@ def test_compare_runs_the_checks_and_reports_them(monkeypatch):
         baselines="none",
     )
     assert quiet.data_checks is None
+
+
+def test_ids_are_text_or_counting_integers_not_any_distinct_number():
+    X, y = _clean(gap=0.5)
+    rng = np.random.default_rng(6)
+    X["cents"] = rng.permutation(100_000)[: len(y)]  # all distinct, in no order
+    X["row"] = np.arange(len(y))  # counts up: a saved row number
+    found = [
+        f.details["column"] for f in _checks(X, y).findings if f.check == "id_column"
+    ]
+    assert found == ["row"]
+
+
+def test_a_check_that_cannot_read_the_cells_is_skipped_not_fatal():
+    X, y = _clean()
+    X["tags"] = [[i % 3] for i in range(len(y))]  # lists: not hashable
+    result = _checks(X, y)
+    skipped = [c for c in result.checked if "skipped" in c]
+    assert any(c.startswith("duplicates (skipped: TypeError") for c in skipped)
+
+
+def test_label_issues_among_entangled_classes_are_a_note():
+    rng = np.random.default_rng(7)
+    codes = (np.arange(300) < 60).astype(int)
+    proba = rng.dirichlet([1, 1], size=300)
+    loud = label_issues(proba, codes, np.array([0, 1]), "m", overlap=0.1)
+    quiet = label_issues(proba, codes, np.array([0, 1]), "m", overlap=0.9)
+    assert loud.details == quiet.details
+    assert loud.severity == "warning" and quiet.severity == "note"
+    assert "hard cases" in quiet.summary
+
+
+def test_a_categorical_leak_is_found_and_a_noise_category_is_not():
+    """Check a text column that agrees with the label on all rows but one (a leak: ROC-AUC
+    0.999) against columns of random categories, small ones included (no signal)."""
+    X, y = _clean(gap=0.5)
+    rng = np.random.default_rng(8)
+    near_copy = np.where(y == 1, "yes", "no").astype(object)
+    near_copy[300] = "yes"
+    X["flag"] = near_copy
+    X["colour"] = rng.choice(["red", "green", "blue"], size=len(y))
+    X["town"] = [f"t{i}" for i in rng.integers(0, 45, size=len(y))]  # ~9 rows each
+    leaks = [f.details["column"] for f in _checks(X, y).findings if f.check == "leak"]
+    assert leaks == ["flag"]

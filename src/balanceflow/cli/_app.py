@@ -724,7 +724,7 @@ def datasets_command(
     ] = OutputFormat.table,
 ) -> None:
     """List the real datasets shipped with balanceflow."""
-    frame = bf.datasets.describe()
+    frame = pd.concat([bf.datasets.describe(), _digits_row()], ignore_index=True)
     if output_format is OutputFormat.json:
         print(frame.to_json(orient="records", indent=2))
         return
@@ -737,6 +737,32 @@ def datasets_command(
         table.add_row(*[str(v) for v in row.tolist()])
     console.print(table)
     console.print(f"`balanceflow compare` with no file runs on {DEFAULT_DATASET}.")
+    console.print(
+        "digits_lt is an image set, built from scikit-learn's bundled digits: in Python, "
+        "X_train, y_train, X_test, y_test = bf.datasets.digits_lt() (a balanced test set; "
+        "imbalance_ratio= sets the tail)."
+    )
+
+
+def _digits_row() -> pd.DataFrame:
+    """The long-tailed digits at their defaults, in the columns of describe()."""
+    _, y_train, _, _ = bf.datasets.digits_lt()
+    counts = np.bincount(y_train)
+    return pd.DataFrame(
+        [
+            {
+                "name": "digits_lt",
+                "domain": "images, handwritten digits (8x8), long-tailed",
+                "rows": len(y_train),
+                "features": 64,
+                "nominal_features": 0,
+                "minority": int(counts.min()),
+                "majority": int(counts.max()),
+                "classes": len(counts),
+                "imbalance_ratio": round(float(counts.max() / counts.min()), 2),
+            }
+        ]
+    )
 
 
 def main() -> None:

@@ -124,7 +124,13 @@ def resolve_baselines(baselines: Any, *, tabular: bool) -> list[Baseline]:
         if isinstance(item, str):
             resolved.append(_named(item))
         elif hasattr(item, "fit") and hasattr(item, "predict_proba"):
-            params = item.get_params() if hasattr(item, "get_params") else {}
+            if not hasattr(item, "get_params"):
+                raise InvalidParameterError(
+                    f"Baseline {short_repr(item)} has fit and predict_proba but no "
+                    "get_params, so it cannot be cloned for every fold. Derive it from "
+                    "sklearn.base.BaseEstimator (and ClassifierMixin)."
+                )
+            params = item.get_params()
             balanced = params.get("class_weight") == "balanced"
             resolved.append(
                 Baseline(

@@ -376,7 +376,11 @@ def compare(
         )
         checks.checked.append("label_issues")
         finding = label_issues(
-            result.proba[source], target.codes, target.classes, source
+            result.proba[source],
+            target.codes,
+            target.classes,
+            source,
+            overlap=checks.overlap,
         )
         if finding is not None:
             checks.findings.append(finding)

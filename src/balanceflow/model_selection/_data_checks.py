@@ -98,6 +98,8 @@ def check_data(
 
     ``features`` are the cleaned columns (a DataFrame) or a 2-D array; other inputs
     (images) are not checked. ``folds`` are the (train, test) rows of the first repeat.
+    A check that cannot read these features (cells that are lists, say) is listed in
+    ``checked`` as skipped, with the reason, instead of stopping the comparison.
     """
     result = DataChecks()
     if isinstance(features, pd.DataFrame):
@@ -108,17 +110,37 @@ def check_data(
         return result
     codes = np.asarray(codes)
     label = [str(c) for c in classes]
-    result.checked += ["duplicates", "missingness", "leak", "id_column"]
-    result.findings += _duplicates(frame, codes, label, folds)
-    result.findings += _missingness(frame, codes, label)
-    result.findings += _leaks_and_ids(frame, codes, label, positive)
-    matrix = _numeric(frame)
-    if matrix is not None and len(matrix) > OVERLAP_K + 1:
-        rng = np.random.default_rng(seed)
-        result.checked += ["near_duplicates", "overlap"]
-        result.findings += _near_duplicates(matrix, folds, rng)
-        share, finding = _overlap(matrix, codes, label, positive, rng)
-        result.overlap = share
+    rare = positive if positive is not None else int(np.argmin(np.bincount(codes)))
+    rng = np.random.default_rng(seed)
+    # The neighbour checks look at one sample: every rare row first (up to half of it),
+    # the rest drawn at random.
+    sample = _sample(len(codes), rng, keep_first=np.flatnonzero(codes == rare))
+
+    def run(name: str, check: Any) -> Any:
+        try:
+            out = check()
+        except (TypeError, ValueError) as error:
+            result.checked.append(f"{name} (skipped: {type(error).__name__}: {error})")
+            return None
+        result.checked.append(name)
+        return out
+
+    for name, check in (
+        ("duplicates", lambda: _duplicates(frame, codes, label, folds)),
+        ("missingness", lambda: _missingness(frame, codes, label)),
+        ("leak and id columns", lambda: _leaks_and_ids(frame, codes, label, rare)),
+    ):
+        result.findings += run(name, check) or []
+    matrix = run("encoding", lambda: _numeric(frame.iloc[sample]))
+    if matrix is None or len(matrix) <= OVERLAP_K + 1:
+        return result
+    result.checked.remove("encoding")
+    result.findings += (
+        run("near_duplicates", lambda: _near_duplicates(matrix, sample, folds)) or []
+    )
+    overlap = run("overlap", lambda: _overlap(matrix, codes[sample], label, rare))
+    if overlap is not None:
+        result.overlap, finding = overlap
         if finding is not None:
             result.findings.append(finding)
     return result
@@ -217,29 +239,37 @@ def _missingness(
     return findings
 
 
+def _looks_like_id(values: pd.Series, n: int) -> bool:
+    """Text with a different value in every row, or integers that do so and either count
+    up or down (a row number) or sit in a column named like an ID. Other all-distinct
+    integers (amounts in cents, say) are plausible features."""
+    if n < 20 or values.isna().any() or values.nunique() != n:
+        return False
+    kind = values.dtype
+    if pd.api.types.is_bool_dtype(kind) or pd.api.types.is_datetime64_any_dtype(kind):
+        return False
+    if pd.api.types.is_integer_dtype(kind):
+        named = "id" in str(values.name).lower().replace("_", " ").split()
+        return bool(
+            values.is_monotonic_increasing or values.is_monotonic_decreasing or named
+        )
+    return not pd.api.types.is_numeric_dtype(kind)
+
+
 def _leaks_and_ids(
-    frame: pd.DataFrame, codes: np.ndarray, label: list[str], positive: int | None
+    frame: pd.DataFrame, codes: np.ndarray, label: list[str], rare: int
 ) -> list[Finding]:
+    """Columns that look like IDs, and columns that alone separate the rare class from
+    the rest (ROC-AUC >= 0.99 of the value, or of the rare class's rate in the row's
+    category, small categories pooled)."""
     from sklearn.metrics import roc_auc_score
 
     findings = []
     n = len(codes)
-    counts = np.bincount(codes)
-    target = positive if positive is not None else int(np.argmin(counts))
-    truth = codes == target
+    truth = codes == rare
     for column in frame.columns:
         values = frame[column]
-        known = values.notna().to_numpy()
-        numeric = pd.api.types.is_numeric_dtype(
-            values.dtype
-        ) and not pd.api.types.is_bool_dtype(values.dtype)
-        unique = values.nunique(dropna=True)
-        if (
-            n >= 20
-            and unique == n
-            and known.all()
-            and (pd.api.types.is_integer_dtype(values.dtype) or not numeric)
-        ):
+        if _looks_like_id(values, n):
             findings.append(
                 Finding(
                     "id_column",
@@ -248,31 +278,42 @@ def _leaks_and_ids(
                     "an ID: a model can only memorise it, and in a file sorted by label it "
                     "gives the answer away. Drop it unless it means something.",
                     [],
-                    {"column": str(column), "unique": int(unique)},
+                    {"column": str(column), "unique": int(values.nunique())},
                 )
             )
             continue
-        if known.sum() < 10 or truth[known].all() or not truth[known].any():
+        known = values.notna().to_numpy()
+        hits = truth[known]
+        if hits.sum() < 10 or hits.all():  # too few rare rows to judge
             continue
-        if numeric:
+        kind = values.dtype
+        unique = values.nunique(dropna=True)
+        if pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind):
             score = values.to_numpy(dtype=np.float64)[known]
-        elif 1 < unique <= 50:  # the class's rate per category, on these very rows
-            rate = (
-                pd.Series(truth[known])
-                .groupby(values[known].to_numpy())
+        elif 1 < unique <= 50:  # the rare class's rate per category
+            # Categories of fewer than 10 rows share one rate, so that a category of a
+            # single rare row cannot separate it by construction. (A leave-one-out rate
+            # would be worse: within every category it ranks the rare rows below the
+            # others, a separation of its own making.)
+            cells = values[known].to_numpy(dtype=object)
+            sizes = pd.Series(cells).map(pd.Series(cells).value_counts()).to_numpy()
+            groups = np.where(sizes >= 10, cells, "(small categories)")
+            score = (
+                pd.Series(hits.astype(np.float64))
+                .groupby(groups.astype(str))
                 .transform("mean")
+                .to_numpy()
             )
-            score = rate.to_numpy(dtype=np.float64)
         else:
             continue
-        auc = roc_auc_score(truth[known], score)
+        auc = roc_auc_score(hits, score)
         auc = max(auc, 1.0 - auc)
         if auc >= 0.99:
             findings.append(
                 Finding(
                     "leak",
                     "warning",
-                    f"Column {str(column)!r} alone separates the {label[target]!r} rows "
+                    f"Column {str(column)!r} alone separates the {label[rare]!r} rows "
                     f"from the rest (ROC-AUC {auc:.3f}): a label in disguise, or a value "
                     "recorded after the outcome? If so, drop it; every score with it is "
                     "too good to be true. If not, a single threshold on it is your model.",
@@ -290,62 +331,58 @@ def _numeric(frame: pd.DataFrame) -> np.ndarray | None:
         make_preprocessor,
     )
 
-    try:
-        clean, numeric, categorical = clean_features(frame)
-        matrix = make_preprocessor(numeric, categorical).fit_transform(clean)
-    except Exception:  # noqa: BLE001 - a table the checks cannot encode is not checked
-        return None
-    matrix = np.asarray(matrix, dtype=np.float64)
+    clean, numeric, categorical = clean_features(frame)
+    matrix = np.asarray(
+        make_preprocessor(numeric, categorical).fit_transform(clean), dtype=np.float64
+    )
     return matrix if matrix.ndim == 2 and matrix.shape[1] else None
 
 
 def _sample(
     n: int, rng: np.random.Generator, keep_first: np.ndarray | None = None
 ) -> np.ndarray:
+    """At most MAX_NEIGHBOUR_ROWS sorted row positions: ``keep_first`` (up to half of
+    them, drawn at random if more) and the rest drawn at random."""
     if n <= MAX_NEIGHBOUR_ROWS:
         return np.arange(n)
     first = np.asarray([] if keep_first is None else keep_first, dtype=np.int64)
-    first = first[: MAX_NEIGHBOUR_ROWS // 2]
+    if len(first) > MAX_NEIGHBOUR_ROWS // 2:
+        first = rng.choice(first, MAX_NEIGHBOUR_ROWS // 2, replace=False)
     rest = np.setdiff1d(np.arange(n), first)
     more = rng.choice(rest, MAX_NEIGHBOUR_ROWS - len(first), replace=False)
     return np.sort(np.concatenate([first, more]))
 
 
 def _near_duplicates(
-    matrix: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    rng: np.random.Generator,
+    matrix: np.ndarray, sample: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
 ) -> list[Finding]:
     """Test rows closer to a training row of their fold than one in a thousand of the
-    typical neighbour distance, without being exact copies."""
+    typical neighbour distance, without being exact copies (among the sampled rows:
+    ``matrix`` holds the rows ``sample``)."""
     from sklearn.neighbors import NearestNeighbors
 
-    rows = _sample(len(matrix), rng)
-    sample = matrix[rows]
-    nn = NearestNeighbors(n_neighbors=2).fit(sample)
-    distance, _ = nn.kneighbors(sample)
-    typical = (
-        np.median(distance[:, 1][distance[:, 1] > 0])
-        if (distance[:, 1] > 0).any()
-        else 0.0
-    )
-    if typical == 0.0:
+    distance, _ = NearestNeighbors(n_neighbors=2).fit(matrix).kneighbors(matrix)
+    positive = distance[:, 1][distance[:, 1] > 0]
+    if not positive.size:
         return []
-    tolerance = 1e-3 * typical
+    tolerance = 1e-3 * float(np.median(positive))
+    position = np.full(int(sample.max()) + 1, -1)
+    position[sample] = np.arange(len(sample))
     found: list[int] = []
-    in_sample = np.zeros(len(matrix), dtype=bool)
-    in_sample[rows] = True
     for train, test in folds:
-        train_rows, test_rows = train[in_sample[train]], test[in_sample[test]]
-        if not len(train_rows) or not len(test_rows):
+        train_at = position[train[train <= sample.max()]]
+        test_rows = test[test <= sample.max()]
+        test_at = position[test_rows]
+        train_at, keep = train_at[train_at >= 0], test_at >= 0
+        if not len(train_at) or not keep.any():
             continue
         gap, _ = (
             NearestNeighbors(n_neighbors=1)
-            .fit(matrix[train_rows])
-            .kneighbors(matrix[test_rows])
+            .fit(matrix[train_at])
+            .kneighbors(matrix[test_at[keep]])
         )
         close = (gap[:, 0] > 0) & (gap[:, 0] <= tolerance)
-        found += test_rows[close].tolist()
+        found += test_rows[keep][close].tolist()
     if not found:
         return []
     return [
@@ -357,33 +394,25 @@ def _near_duplicates(
             "standardising): the same case recorded twice with tiny differences flatters "
             "every score. Look at them; group them if they are one case.",
             _listed(sorted(found)),
-            {"rows": len(found), "tolerance": float(tolerance)},
+            {"rows": len(found), "tolerance": tolerance},
         )
     ]
 
 
 def _overlap(
-    matrix: np.ndarray,
-    codes: np.ndarray,
-    label: list[str],
-    positive: int | None,
-    rng: np.random.Generator,
+    matrix: np.ndarray, codes: np.ndarray, label: list[str], rare: int
 ) -> tuple[float, Finding | None]:
     """The share of the rare class's rows whose 5 nearest neighbours are mostly of other
-    classes (a kNN estimate of class overlap)."""
+    classes (a kNN estimate of class overlap, on the sampled rows)."""
     from sklearn.neighbors import NearestNeighbors
 
-    counts = np.bincount(codes)
-    rare = positive if positive is not None else int(np.argmin(counts))
-    rows = _sample(len(matrix), rng, keep_first=np.flatnonzero(codes == rare))
-    sample, sample_codes = matrix[rows], codes[rows]
-    k = min(OVERLAP_K, len(rows) - 1)
+    k = min(OVERLAP_K, len(codes) - 1)
     _, neighbours = (
         NearestNeighbors(n_neighbors=k + 1)
-        .fit(sample)
-        .kneighbors(sample[sample_codes == rare])
+        .fit(matrix)
+        .kneighbors(matrix[codes == rare])
     )
-    others = (sample_codes[neighbours[:, 1:]] != rare).sum(axis=1)
+    others = (codes[neighbours[:, 1:]] != rare).sum(axis=1)
     share = float(np.mean(others > k / 2))
     if share < 0.5:
         return share, None

@@ -203,6 +203,9 @@ class CompareResult:
         extreme = "lowest" if metric in LOWER_IS_BETTER else "highest"
         lead = f"{best} has the {extreme} mean {label}{among}"
         parts = [f"{lead} ({mean:.3f} ± {std:.3f}, {blocks} folds)."]
+        alarms = self.alarms_sentence(best)
+        if alarms:
+            parts.append(alarms)
         adjusted = wilcoxon_vs_best(table, best)
         others = [n for n, p in adjusted.items() if not (np.isfinite(p) and p < alpha)]
         if blocks < 6:
@@ -228,15 +231,13 @@ class CompareResult:
         calibrated = self._calibration_sentence(best, board)
         if calibrated:
             parts.append(calibrated)
-        if self.data_checks is not None and self.data_checks.findings:
+        if self.data_checks is not None and self.data_checks.warnings:
             kinds = sorted(
-                {f.check.replace("_", " ") for f in self.data_checks.findings}
+                {f.check.replace("_", " ") for f in self.data_checks.warnings}
             )
-            warned = len(self.data_checks.warnings)
             parts.append(
-                f"The data checks found {', '.join(kinds)}"
-                + (f" ({warned} warning{'s' if warned != 1 else ''})" if warned else "")
-                + ": read them before trusting any score, as they limit every method."
+                f"The data checks warn of {', '.join(kinds)}: read them before trusting "
+                "any score, as they limit every method."
             )
         if metric != "g_mean":
             g_board = board.loc[self.strategies, ("g_mean", "mean")]
@@ -252,6 +253,38 @@ class CompareResult:
         )
         return " ".join(parts)
 
+    def alarms_sentence(self, name: str) -> str:
+        """Binary: what acting on ``name``'s labels costs, from its out-of-fold predictions
+        at its decision threshold (first repeat): how many of the positive rows it finds
+        and how many false alarms it raises per true find. Empty for multi-class."""
+        positive = self.positive
+        if positive is None or name not in self.proba:
+            return ""
+        score = self.proba[name][:, positive]
+        keep = np.isfinite(score)
+        truth = (self.y_true == positive) & keep
+        flagged = keep & (score >= self.thresholds()[name])
+        found = int((flagged & truth).sum())
+        alarms = int((flagged & ~truth).sum())
+        label = self.classes[positive]
+        cuts = self.records.loc[self.records["strategy"] == name, "threshold"]
+        tuned = cuts.nunique() > 1 or float(cuts.iloc[0]) != self.settings["threshold"]
+        at = (
+            "its tuned thresholds"
+            if tuned
+            else f"threshold {self.settings['threshold']:g}"
+        )
+        if found == 0:
+            return (
+                f"At {at} on P({label}) it finds none of the {int(truth.sum())} '{label}' "
+                "rows (out of fold): tune the threshold before acting on its labels."
+            )
+        return (
+            f"At {at} on P({label}) it finds {found} of the {int(truth.sum())} '{label}' "
+            f"rows ({found / truth.sum():.0%}) and raises {alarms / found:.1f} false "
+            "alarms per true find (out-of-fold predictions)."
+        )
+
     def _calibration_sentence(self, best: str, board: pd.DataFrame) -> str:
         """How far ``best``'s probabilities are from observed frequencies, as trained and
         corrected to the data's prior; empty without the calibration metrics."""
@@ -260,7 +293,7 @@ class CompareResult:
         raw = board.loc[best, ("ece", "mean")]
         fixed = board.loc[best, ("ece_corrected", "mean")]
         status = self.settings.get("prior_correction", {}).get(best, "unchanged")
-        if status in ("exact", "approximate") and raw > fixed + 0.01:
+        if status in ("exact", "approximate") and raw > max(1.5 * fixed, fixed + 0.01):
             how = (
                 ""
                 if status == "exact"
@@ -273,7 +306,12 @@ class CompareResult:
                 f"(ECE {fixed:.3f}). Read them as probabilities only after that "
                 "correction; the threshold above applies to them as trained."
             )
-        return f"Calibration: {best}'s probabilities have an ECE of {fixed:.3f}."
+        if status in ("exact", "approximate"):
+            return (
+                f"Calibration: {best}'s probabilities have an ECE of {raw:.3f} as "
+                f"trained and {fixed:.3f} brought back to the data's prior."
+            )
+        return f"Calibration: {best}'s probabilities have an ECE of {raw:.3f}."
 
     def baseline_comparison(
         self, metric: str = "pr_auc", alpha: float = 0.05

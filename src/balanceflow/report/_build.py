@@ -298,9 +298,10 @@ def _leaderboard(result: Any, metric: str) -> Table:
     mean, std = grouped.mean(), grouped.std()
     baselines = list(getattr(result, "baselines", []))
     order = [s for s in [*result.strategies, *baselines] if s in mean.index]
-    if metric in mean.columns:
+    if metric in records.columns:  # any leaderboard metric, shown or not
+        by = records.groupby("strategy", sort=False)[metric].mean()
         sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
-        order = sorted(order, key=lambda s: sign * mean.loc[s, metric])
+        order = sorted(order, key=lambda s: sign * by[s])
     rows = []
     for strategy in order:
         cells = []

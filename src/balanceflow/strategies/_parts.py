@@ -246,15 +246,54 @@ class Resample(Part):
 
     def shift_prior(self, state: PriorState) -> PriorState:
         if isinstance(self.sampler, str):
-            kind, strategy = self.sampler, self.sampling_strategy
-        else:  # imbalanced-learn's samplers say which way they move counts
-            kind = {"over-sampling": "over", "under-sampling": "under"}.get(
-                getattr(self.sampler, "_sampling_type", None)
-            )
-            strategy = getattr(self.sampler, "sampling_strategy", None)
-            if kind is None or callable(strategy) or strategy is None:
+            kind, strategy, status = self.sampler, self.sampling_strategy, "exact"
+        else:
+            kind, strategy, status = _sampler_counts_rule(self.sampler)
+            if kind is None:
                 return state.changed(status="unknown")
-        return state.changed(counts=_resampled(state.counts, strategy, kind))
+        return state.changed(
+            counts=_resampled(state.counts, strategy, kind), status=status
+        )
+
+
+#: imbalanced-learn samplers that end with exactly the counts their sampling_strategy
+#: asks for (the others only approximately, e.g. ADASYN, or not at all: the cleaning
+#: and combined samplers, which remove rows after resampling).
+_EXACT_COUNT_SAMPLERS = frozenset(
+    {
+        "RandomOverSampler",
+        "SMOTE",
+        "SMOTEN",
+        "SMOTENC",
+        "BorderlineSMOTE",
+        "SVMSMOTE",
+        "KMeansSMOTE",
+        "RandomUnderSampler",
+        "NearMiss",
+        "ClusterCentroids",
+    }
+)
+
+
+def _sampler_counts_rule(sampler: Any) -> tuple[str | None, Any, str]:
+    """(which way a sampler object moves counts, its sampling_strategy, how exactly), or
+    ``(None, None, "unknown")`` when no count rule describes it."""
+    from balanceflow.sampling import BaseSampler
+
+    strategy = getattr(sampler, "sampling_strategy", None)
+    if strategy is None or (callable(strategy) and not isinstance(strategy, dict)):
+        return None, None, "unknown"
+    if isinstance(sampler, BaseSampler):  # balanceflow's own: exact counts
+        return sampler._kind, strategy, "exact"
+    if type(sampler).__module__.startswith("imblearn.combine"):
+        return None, None, "unknown"
+    kind = {"over-sampling": "over", "under-sampling": "under"}.get(
+        getattr(sampler, "_sampling_type", None)
+    )
+    if kind is None:
+        return None, None, "unknown"
+    exact = type(sampler).__name__ in _EXACT_COUNT_SAMPLERS
+    return kind, strategy, "exact" if exact else "approximate"
 
 
 @dataclass(frozen=True, repr=False)
@@ -333,20 +372,17 @@ class CountsLoss(Part):
 
     def shift_prior(self, state: PriorState) -> PriorState:
         counts = state.counts
-        if self.name in ("logit_adjusted", "balanced_softmax"):
+        name = _loss_key(self.name)
+        if name in ("logitadjusted", "balancedsoftmax"):
             # Trained on logits + tau * log(prior): the model's own probabilities are
             # p(k | x) / prior_k^tau, i.e. under the prior mass_k / prior_k^tau.
             tau = (
-                float(self.options.get("tau", 1.0))
-                if self.name == "logit_adjusted"
-                else 1.0
+                float(self.options.get("tau", 1.0)) if name == "logitadjusted" else 1.0
             )
-            prior = np.asarray(
-                self.options.get("class_priors", counts / counts.sum()),
-                dtype=np.float64,
-            )
-            return state.changed(weights=prior ** (-tau))
-        if self.name == "class_balanced":
+            given = self.options.get("class_priors", self.options.get("class_counts"))
+            prior = np.asarray(counts if given is None else given, dtype=np.float64)
+            return state.changed(weights=(prior / prior.sum()) ** (-tau))
+        if name == "classbalanced":
             weights = class_weight(
                 _labels_of(counts),
                 method="effective_number",
@@ -359,7 +395,14 @@ class CountsLoss(Part):
                 weights=[weights[k] for k in range(len(counts))],
                 status="exact" if exact else "approximate",
             )
-        if self.name == "focal":
+        if name == "weightedbinarycrossentropy" and len(counts) == 2:
+            # A weighted log-loss: positives weigh pos_weight (negatives / positives
+            # unless given), as in build().
+            pos_weight = float(
+                self.options.get("pos_weight", counts[0] / max(counts[1], 1))
+            )
+            return state.changed(weights=[1.0, pos_weight])
+        if name == "focal":
             alpha = self.options.get("alpha")
             if alpha == "balanced":
                 weights = class_weight(_labels_of(counts), method="balanced")
@@ -369,6 +412,13 @@ class CountsLoss(Part):
                 )
             return state.changed(status="approximate" if alpha is None else "unknown")
         return state.changed(status="unknown")
+
+
+def _loss_key(name: str) -> str:
+    """A loss name as the registry matches it: 'LogitAdjustedLoss', 'logit-adjusted' and
+    'logit_adjusted' are one loss (no Keras import here)."""
+    key = str(name).strip().lower().replace("-", "").replace("_", "")
+    return key[:-4] if key.endswith("loss") and key != "loss" else key
 
 
 @dataclass(frozen=True, repr=False)

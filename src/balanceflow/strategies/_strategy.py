@@ -209,7 +209,12 @@ class Strategy(BaseStrategy):
         """The prior this strategy's model trains under, for training rows with these
         class counts: each part's change in turn (see :class:`PriorState`)."""
         state = PriorState.of(counts)
-        for part in self.parts:
+        # An epoch-wise pipeline changes only what is fed: the parts after it still see
+        # the rows' own counts (its draws apply last).
+        pipelines = [p for p in self.parts if isinstance(p, EpochwiseBalance)]
+        for part in [p for p in self.parts if not isinstance(p, EpochwiseBalance)]:
+            state = part.shift_prior(state)
+        for part in pipelines:
             state = part.shift_prior(state)
         return state
 
