@@ -90,6 +90,10 @@ def test_presets_are_compositions_of_the_same_parts():
         ),
         ('[strategies.a]\nloss = "focal"\ntune_threshold = "banana"\n', r"objective"),
         (
+            '[strategies.a]\nloss = "focall"\n',
+            r"Unknown `loss`. Received: loss='focall'.*Did you mean 'focal'",
+        ),
+        (
             '[strategy.a]\nsampler = "under"\n',
             r"unknown top-level key 'strategy'.*Did you mean 'strategies'",
         ),
@@ -125,3 +129,12 @@ def test_cli_runs_config_strategies(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "under_half" in result.output
+
+
+def test_the_loss_names_strategies_check_are_the_registry_s():
+    """The strategies layer checks loss names without importing Keras; its list must be
+    the registry's."""
+    from balanceflow.losses import LOSS_NAMES as REGISTRY
+    from balanceflow.strategies._parts import LOSS_NAMES
+
+    assert set(LOSS_NAMES) == set(REGISTRY)

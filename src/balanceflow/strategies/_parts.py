@@ -38,6 +38,17 @@ __all__ = [
     "part_from_config",
 ]
 
+#: The losses of :func:`balanceflow.losses.get` (its registry imports Keras; this list
+#: does not, and a test checks that they agree).
+LOSS_NAMES = (
+    "focal",
+    "class_balanced",
+    "logit_adjusted",
+    "balanced_softmax",
+    "ldam",
+    "weighted_binary_crossentropy",
+)
+
 #: The epoch-wise balanced pipelines of :func:`balanceflow.data.balanced_dataset`.
 PIPELINES = ("under", "over", "interpolate")
 
@@ -340,11 +351,17 @@ class CountsLoss(Part):
     kind: ClassVar[str] = "loss"
 
     def __post_init__(self) -> None:
-        # The name itself is checked where the loss is built (that imports Keras).
         if not isinstance(self.name, str) or not self.name:
             raise InvalidParameterError(
                 "`loss` must be a loss name such as 'focal'. Received: "
                 f"loss={short_repr(self.name)}."
+            )
+        # Checked here, when a strategy or a config is made, not at the first trial:
+        # the registry itself imports Keras (a test keeps the two lists equal).
+        if _loss_key(self.name) not in {_loss_key(n) for n in LOSS_NAMES}:
+            raise InvalidParameterError(
+                f"Unknown `loss`. Received: loss={short_repr(self.name)}. Use one of "
+                f"{list(LOSS_NAMES)}.{did_you_mean(self.name, LOSS_NAMES)}"
             )
         if not isinstance(self.options, dict):
             raise InvalidParameterError(
