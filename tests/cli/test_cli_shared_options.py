@@ -193,3 +193,73 @@ def test_fit_records_the_baselines_and_compare_can_turn_them_off(table, tmp_path
     result = runner.invoke(app, [*args, "--baselines", "easy_ensemble"])
     assert result.exit_code == 0, result.output
     assert "easy_ensemble (baseline)" in result.output
+
+
+def test_fit_deployment_prior_by_class_name_reaches_the_card(table, tmp_path):
+    """Check that --deployment-prior CLASS=SHARE,... names classes as the target spells
+    them, the card records that prior, and the terminal says the probabilities answer
+    to it."""
+    out = tmp_path / "m.keras"
+    args = ["fit", str(table), "-t", "label", *FAST, "--bag", "0", "--out", str(out)]
+    args += ["-s", "under", "--baselines", "none"]
+    result = runner.invoke(app, [*args, "--deployment-prior", "churn=0.05,stay=0.95"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "m.card.json").read_text())
+    # Classes sorted: churn, stay.
+    assert card["calibration"]["target_prior"] == pytest.approx([0.05, 0.95])
+    text = " ".join(result.output.split())
+    assert "Probabilities: corrected to the deployment prior given (churn 0.05" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("churn=0.05,gone=0.95", "--deployment-prior 'gone' is not a class"),
+        ("churn:0.05", "'churn:0.05' is not CLASS=SHARE"),
+        ("churn=lots,stay=0.5", "'churn=lots' is not CLASS=SHARE"),
+        ("1.5", "strictly between 0 and 1"),
+        ("churn=0.2,stay=0.2", "sum to 1; they sum to 0.4"),
+    ],
+)
+def test_a_bad_deployment_prior_fails_before_training(table, tmp_path, value, message):
+    args = ["fit", str(table), "-t", "label", *FAST, "--out", str(tmp_path / "m.keras")]
+    result = runner.invoke(app, [*args, "--deployment-prior", value])
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split())
+    assert not (tmp_path / "m.keras").exists()
+
+
+def test_predict_warns_once_with_a_count_of_unseen_categories(tmp_path):
+    """Check that predict on rows with a category never seen in training prints one
+    warning line naming the column and the count, and still predicts every row; and
+    that a code column read back as floats (a blank cell) is not reported."""
+    rng = np.random.default_rng(0)
+    n = 60
+    train = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "code": rng.choice(["1", "2", "x"], n),
+            "label": np.where(np.arange(n) < 12, "yes", "no"),
+        }
+    )
+    train.to_csv(tmp_path / "train.csv", index=False)
+    out = tmp_path / "m.keras"
+    args = ["fit", str(tmp_path / "train.csv"), "-t", "label", *FAST, "--bag", "0"]
+    result = runner.invoke(
+        app, [*args, "-s", "none", "--baselines", "none", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    new = pd.DataFrame({"a": [0.1, 0.2, 0.3, 0.4], "code": ["1", "zz", "zz", None]})
+    new.to_csv(tmp_path / "new.csv", index=False)
+    result = runner.invoke(app, ["predict", str(out), str(tmp_path / "new.csv")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert text.count("Warning:") == 1
+    assert "Warning: Column 'code' of" in text and "2 of 4 row(s)" in text
+    assert "'zz'" in text and "Traceback" not in text
+    floats = pd.DataFrame({"a": [0.1, 0.2, 0.3], "code": [1.0, 2.0, np.nan]})
+    floats.to_csv(tmp_path / "floats.csv", index=False)
+    result = runner.invoke(app, ["predict", str(out), str(tmp_path / "floats.csv")])
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.output
+    assert len(result.stdout.strip().splitlines()) == 4  # header + 3 rows

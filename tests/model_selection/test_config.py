@@ -138,3 +138,77 @@ def test_the_loss_names_strategies_check_are_the_registry_s():
     from balanceflow.strategies._parts import LOSS_NAMES
 
     assert set(LOSS_NAMES) == set(REGISTRY)
+
+
+def test_sampling_strategy_keys_are_the_targets_own_labels():
+    """Check that {label: count} keys become class indices (sorted-label order) in
+    every mode and part, that TOML's text keys match number labels, and that a key
+    naming no class is an error listing the classes."""
+    from balanceflow.sampling import RandomUnderSampler
+    from balanceflow.strategies import EpochwiseBalance
+
+    classes = ["fraud", "ok"]
+    under = Strategy("u", [Resample("under", {"ok": 60})])
+    assert under.with_class_indices(classes).parts[0].sampling_strategy == {1: 60}
+    pipeline = Strategy("p", [EpochwiseBalance("over", {"fraud": 90})])
+    assert pipeline.with_class_indices(classes).parts[0].sampling_strategy == {0: 90}
+    vote = Ensemble("e", [under, Strategy("plain")]).tuned()
+    keyed = vote.with_class_indices(classes)
+    assert keyed.base.members[0].parts[0].sampling_strategy == {1: 60}
+    assert keyed.name == vote.name
+    # A sampler object keeps its own settings; its dict is re-keyed on a copy.
+    sampler = RandomUnderSampler(sampling_strategy={"ok": 10})
+    part = Resample(sampler).with_class_indices(classes)
+    assert part.sampler.sampling_strategy == {1: 10}
+    assert sampler.sampling_strategy == {"ok": 10}
+    # Number labels: 2 is the class with index 1, whether written 2 or "2" (TOML).
+    for key in (2, "2"):
+        part = Resample("under", {key: 30}).with_class_indices([1, 2])
+        assert part.sampling_strategy == {1: 30}
+    # A float ratio or "auto" has no labels in it.
+    assert Resample("under", 0.5).with_class_indices(classes).sampling_strategy == 0.5
+    with pytest.raises(InvalidParameterError, match=r"names the class 1, which is not"):
+        Resample("under", {1: 60}).with_class_indices(classes)
+
+
+def test_compare_and_fit_read_label_keys_as_the_hand_written_class_indices(
+    monkeypatch,
+):
+    """Check that compare trains a {label: count} strategy exactly as the same strategy
+    written with class indices by hand (same seed, same probabilities), and that fit's
+    final model trains under the prior of those counts."""
+    import numpy as np
+    import pandas as pd
+
+    import balanceflow as bf
+    import balanceflow.model_selection._fit as fit_module
+
+    priors = []
+    real = fit_module.trained_prior
+
+    def spy(leaf, counts):
+        priors.append(real(leaf, counts)[0])
+        return real(leaf, counts)
+
+    monkeypatch.setattr(fit_module, "trained_prior", spy)
+
+    rng = np.random.default_rng(0)
+    n = 160
+    X = pd.DataFrame({"a": rng.normal(size=n) + (np.arange(n) < 30)})
+    y = pd.Series(np.where(np.arange(n) < 30, "fraud", "ok"))
+    by_label = Strategy("u", [Resample("under", {"ok": 40})])
+    by_index = Strategy("u", [Resample("under", {1: 40})])
+    options = {"epochs": 1, "n_splits": 2, "baselines": "none", "data_checks": False}
+    left = bf.compare(X, y, strategies=[by_label], **options)
+    right = bf.compare(
+        X, y.map({"fraud": 0, "ok": 1}), strategies=[by_index], **options
+    )
+    np.testing.assert_allclose(left.proba["u"], right.proba["u"], atol=1e-6)
+    fitted = bf.model_selection.fit_best(
+        X, y, strategy=by_label, bag=0, epochs=1, n_splits=2, baselines="none"
+    )
+    # Under-sampled to all 30 "fraud" rows and 40 "ok": the prior it trained under.
+    (prior,) = priors
+    np.testing.assert_allclose(prior, [30 / 70, 40 / 70])
+    share = fitted.card["calibration"]["target_prior"]
+    assert share == pytest.approx([30 / 160, 130 / 160])

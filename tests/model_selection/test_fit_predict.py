@@ -69,27 +69,124 @@ def _best_g_mean(scores, truth):
     return g_mean, max(g_mean(cut) for cut in np.unique(scores))
 
 
+def _to_prior(p, share):
+    """Bayes' rule by hand: P(class 1) of a model trained on balanced classes, brought to
+    a prior where class 1 has ``share`` of the rows."""
+    return p * share / (p * share + (1 - p) * (1 - share))
+
+
+def _spy_final_models(monkeypatch):
+    """Record every model the final bag rebuilds, before any correction."""
+    built = []
+    real = fit_module.rebuild_model
+
+    def spy(*args, **kwargs):
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(fit_module, "rebuild_model", spy)
+    return built
+
+
+def _raw(model, features):
+    import keras
+
+    return keras.ops.convert_to_numpy(model(features))[:, 0]
+
+
 def test_one_final_model_tunes_the_threshold_on_the_selection_out_of_fold(
     thyroid, monkeypatch
 ):
     """Check that by default nothing is held out, and that with bag=0 the threshold
-    maximises G-mean over the chosen strategy's out-of-fold probabilities in the
-    selection (a brute-force numpy search over every distinct score)."""
+    maximises G-mean (a brute-force numpy search over every distinct score) over the
+    selection's out-of-fold probabilities of an under-sampled model, each brought by
+    Bayes' rule by hand from the balanced prior it trained under to the data's; and that
+    the shipped model's probabilities are its raw outputs brought the same way."""
     X, y = thyroid
     seen = _spy(monkeypatch)
-    fitted = fit_best(X, y, bag=0, **FAST)
+    built = _spy_final_models(monkeypatch)
+    fitted = fit_best(X, y, strategy="under", bag=0, **FAST)
     assert seen["selection"] == [set(X.index)] and seen["held_out"] == []
     (result,) = seen["result"]
     positive = fitted.threshold_class
     assert y.value_counts()[fitted.classes[positive]] == y.value_counts().min()
-    scores = result.proba[fitted.card["strategy"]][:, positive]
-    truth = result.y_true == positive
-    assert not np.isnan(scores).any()  # every row has an out-of-fold score
-    g_mean, best = _best_g_mean(scores, truth)
+    share = float(np.mean(result.y_true == 1))  # of class index 1 in the data
+    raw = result.proba["under"][:, 1]
+    assert not np.isnan(raw).any()  # every row has an out-of-fold score
+    expected = _to_prior(raw, share)
+    np.testing.assert_allclose(fitted.oof_proba[:, 1], expected, atol=1e-9)
+    scores = expected if positive == 1 else 1 - expected
+    g_mean, best = _best_g_mean(scores, result.y_true == positive)
     assert g_mean(fitted.threshold) == pytest.approx(best)
     assert fitted.card["threshold_tuning"]["rows"] == len(X)
     assert fitted.card["threshold_tuning"]["metrics"]["g_mean"] == pytest.approx(best)
-    assert fitted.card["final_model"]["models"] == len(fitted.card["members"] or [1])
+    assert fitted.card["final_model"]["models"] == 1
+    (model,) = built
+    features = fitted.schema.transform(X)
+    np.testing.assert_allclose(
+        fitted.predict_proba(X)[:, 1],
+        _to_prior(_raw(model, features), share),
+        atol=1e-5,
+    )
+    calibration = fitted.card["calibration"]
+    assert calibration["status"] == "exact"
+    assert calibration["target_prior"][1] == pytest.approx(share)
+    # The corrected out-of-fold probabilities average to about the data's share.
+    assert abs(fitted.oof_proba[:, 1].mean() - share) < abs(raw.mean() - share)
+
+
+def test_a_deployment_prior_retargets_the_shipped_probabilities_and_threshold(
+    thyroid, monkeypatch, tmp_path
+):
+    """Check that with a deployment prior (the share of the positive class) the shipped
+    probabilities are the raw outputs brought by hand from the balanced prior to that
+    one, the threshold maximises G-mean on out-of-fold probabilities brought the same
+    way, and the saved model decides the same after a reload."""
+    X, y = thyroid
+    seen = _spy(monkeypatch)
+    built = _spy_final_models(monkeypatch)
+    fitted = fit_best(X, y, strategy="under", bag=0, deployment_prior=0.02, **FAST)
+    (result,) = seen["result"]
+    positive = fitted.threshold_class
+    assert fitted.classes[positive] == "hyper"
+    share = 0.98 if positive == 0 else 0.02  # of class index 1 where it is deployed
+    expected = _to_prior(result.proba["under"][:, 1], share)
+    np.testing.assert_allclose(fitted.oof_proba[:, 1], expected, atol=1e-9)
+    scores = expected if positive == 1 else 1 - expected
+    g_mean, best = _best_g_mean(scores, result.y_true == positive)
+    assert g_mean(fitted.threshold) == pytest.approx(best)
+    (model,) = built
+    proba = fitted.predict_proba(X)
+    raw = _raw(model, fitted.schema.transform(X))
+    np.testing.assert_allclose(proba[:, 1], _to_prior(raw, share), atol=1e-5)
+    card = fitted.card["calibration"]
+    assert card["target"] == "the deployment prior given"
+    assert card["target_prior"][positive] == pytest.approx(0.02)
+    assert card["tuning_rows"] is None  # rows of another prior cannot judge it
+    fitted.save(tmp_path / "m.keras")
+    loaded = load_fitted(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict_proba(X), proba, atol=1e-6)
+    assert (loaded.predict(X) == fitted.predict(X)).all()
+
+
+def test_without_calibration_the_model_ships_its_raw_probabilities(
+    thyroid, monkeypatch
+):
+    """Check that calibrate=False ships the raw outputs and tunes on the raw
+    out-of-fold probabilities."""
+    X, y = thyroid
+    seen = _spy(monkeypatch)
+    built = _spy_final_models(monkeypatch)
+    fitted = fit_best(X, y, strategy="under", bag=0, calibrate=False, **FAST)
+    (result,) = seen["result"]
+    (model,) = built
+    np.testing.assert_allclose(
+        fitted.predict_proba(X)[:, 1],
+        _raw(model, fitted.schema.transform(X)),
+        atol=1e-6,
+    )
+    np.testing.assert_array_equal(fitted.oof_proba, result.proba["under"])
+    assert fitted.card["calibration"]["target_prior"] is None
 
 
 def test_a_bag_scores_each_row_with_the_models_that_never_trained_on_it(
@@ -98,7 +195,8 @@ def test_a_bag_scores_each_row_with_the_models_that_never_trained_on_it(
     """Check the bag against the models it trained (recorded by a spy): bag=2 on 3 folds
     gives 2 models per training fold and 2 on all the rows; a row's out-of-fold score is
     the mean of the 2 models of the fold that left it out; the saved model is the mean
-    of all 8; the threshold maximises G-mean over the out-of-fold scores."""
+    of all 8, each brought by hand from the balanced prior it trained under to the
+    data's; the threshold maximises G-mean over the out-of-fold scores."""
     import keras
 
     X, y = thyroid
@@ -123,6 +221,12 @@ def test_a_bag_scores_each_row_with_the_models_that_never_trained_on_it(
     def proba(model, rows):
         return keras.ops.convert_to_numpy(model(features[rows]))[:, 0]
 
+    # "over" trains on balanced classes: Bayes' rule brings each model to the data's prior.
+    share = float(np.mean(result.y_true == 1))
+
+    def proba_corrected(model, rows):
+        return _to_prior(proba(model, rows), share)
+
     everything = np.arange(len(X))
     # The selection's trials train through the same function, on fold-wise
     # preprocessing; the bag's models are those trained on the final features.
@@ -140,10 +244,12 @@ def test_a_bag_scores_each_row_with_the_models_that_never_trained_on_it(
         ]
         assert len(models) == 2
         if test_rows is not None:
-            oof[test_rows] = np.mean([proba(m, test_rows) for m in models], axis=0)
+            oof[test_rows] = np.mean(
+                [proba_corrected(m, test_rows) for m in models], axis=0
+            )
     # One output unit: P(class 1); the card's classes are sorted, so column 1.
     np.testing.assert_allclose(fitted.oof_proba[:, 1], oof, atol=1e-6)
-    every_model = np.mean([proba(m, everything) for _, m in trained], axis=0)
+    every_model = np.mean([proba_corrected(m, everything) for _, m in trained], axis=0)
     np.testing.assert_allclose(fitted.predict_proba(X)[:, 1], every_model, atol=1e-6)
 
     positive = fitted.threshold_class
@@ -258,6 +364,16 @@ def test_best_picks_the_top_mean_among_strategies_and_votes_of_the_best(
         ({"vote": 0}, r"`vote` must be an int >= 1.*vote=0"),
         ({"holdout": 0.9}, r"`holdout` must be None.*holdout=0.9"),
         ({"bag": -1}, r"`bag` must be an int >= 0.*bag=-1"),
+        ({"deployment_prior": 1.5}, r"strictly between 0 and 1.*deployment_prior=1.5"),
+        ({"deployment_prior": True}, r"not a bool.*deployment_prior=True"),
+        ({"deployment_prior": {"hyper": 0.1}}, r"every class.*missing: \['normal'\]"),
+        (
+            {"deployment_prior": {"hyper": 0.1, "normal": 0.8}},
+            r"sum to 1; they sum to 0\.9",
+        ),
+        ({"deployment_prior": [0.5]}, r"one share per class \(2.*Received 1"),
+        ({"deployment_prior": "0.1"}, r"must be None, a share.*str '0.1'"),
+        ({"calibrate": "no"}, r"`calibrate` must be True or False.*'no'"),
     ],
 )
 def test_fit_best_rejects_bad_settings_before_training(thyroid, kwargs, message):
@@ -268,9 +384,10 @@ def test_fit_best_rejects_bad_settings_before_training(thyroid, kwargs, message)
         fit_best(X, y, **FAST, **kwargs)
 
 
-def test_a_multi_class_bag_decides_by_argmax_of_the_averaged_probabilities():
+def test_a_multi_class_bag_decides_by_argmax_of_probability_over_prior(tmp_path):
     """Check a 3-class table (long-tailed, one text column): no threshold, labels are the
-    argmax of the bag's averaged probabilities, and the out-of-fold predictions separate
+    argmax of the bag's averaged (calibrated) probabilities divided by the class shares
+    (the Bayes decision for balanced accuracy), and the out-of-fold predictions separate
     three well-separated blobs (centres 8 standard deviations apart)."""
     rng = np.random.default_rng(0)
     sizes = {"common": 120, "rare": 30, "very rare": 12}
@@ -290,13 +407,18 @@ def test_a_multi_class_bag_decides_by_argmax_of_the_averaged_probabilities():
     X, y = table.drop(columns="label"), table["label"]
     fitted = fit_best(X, y, strategy="class_weight", bag=1, epochs=40, n_splits=3)
     assert fitted.threshold is None
-    assert fitted.card["decision"]["rule"] == "argmax"
+    assert fitted.card["decision"]["rule"] == "argmax of P(k) / prior_k"
     assert fitted.card["final_model"]["models"] == 4
+    # Sorted classes: common, rare, very rare; their shares of the 162 rows.
+    prior = np.array([120, 30, 12]) / 162
+    np.testing.assert_allclose(fitted.card["calibration"]["target_prior"], prior)
     proba = fitted.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
-    expected = np.asarray(fitted.classes, dtype=object)[proba.argmax(axis=1)]
+    expected = np.asarray(fitted.classes, dtype=object)[(proba / prior).argmax(axis=1)]
     assert fitted.predict(X).tolist() == expected.tolist()
-    oof_labels = np.asarray(fitted.classes)[fitted.oof_proba.argmax(axis=1)]
+    fitted.save(tmp_path / "m.keras")
+    assert load_fitted(tmp_path / "m.keras").predict(X).tolist() == expected.tolist()
+    oof_labels = np.asarray(fitted.classes)[(fitted.oof_proba / prior).argmax(axis=1)]
     recall = {c: np.mean(oof_labels[y == c] == c) for c in sizes}
     assert min(recall.values()) > 0.9, recall
 

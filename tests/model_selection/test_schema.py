@@ -38,8 +38,39 @@ def test_schema_transform_equals_scikit_learn():
     new = _table(rng, 200)
     new.loc[:4, "plan"] = "enterprise"  # never seen in training
     expected = fitted.transform(clean_features(new)[0])
-    np.testing.assert_allclose(schema.transform(new), expected, rtol=1e-6, atol=1e-6)
+    with pytest.warns(UserWarning, match=r"'plan' of new.csv: 5 of 200 row\(s\)"):
+        got = schema.transform(new, "new.csv")
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
     assert any(x is not None for x in schema.infrequent)
+
+
+def test_a_code_column_read_as_floats_at_predict_time_keeps_its_categories():
+    """Check that a text column of codes, read back as floats (one blank cell makes
+    pandas do that: 1 -> 1.0), is encoded as the same codes, with no warning; and that
+    codes never seen in training are counted in a warning."""
+    import warnings
+
+    train = pd.DataFrame({"x": np.arange(30.0), "code": list("123") * 9 + ["x"] * 3})
+    clean, numeric, categorical = clean_features(train)
+    schema = TabularSchema.from_fitted(
+        make_preprocessor(numeric, categorical).fit(clean), numeric, categorical
+    )
+    as_text = pd.DataFrame({"x": [0.0, 1.0, 2.0], "code": ["1", "3", None]})
+    as_floats = pd.DataFrame({"x": [0.0, 1.0, 2.0], "code": [1.0, 3.0, np.nan]})
+    assert as_floats["code"].dtype == np.float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(
+            schema.transform(as_floats), schema.transform(as_text)
+        )
+    # The one-hot columns (after "x"): "1", "2", "3", "x" in sorted order.
+    np.testing.assert_array_equal(
+        schema.transform(as_floats)[:2, 1:], [[1, 0, 0, 0], [0, 0, 1, 0]]
+    )
+    unseen = pd.DataFrame({"x": [0.0] * 4, "code": [7.0, 7.0, 2.5, 1.0]})
+    with pytest.warns(UserWarning, match=r"3 of 4 row\(s\).*e\.g\. '7\.0', '2\.5'"):
+        onehot = schema.transform(unseen)[:, 1:]
+    np.testing.assert_array_equal(onehot.sum(axis=1), [0, 0, 0, 1])
 
 
 def test_schema_refuses_missing_and_extra_columns():

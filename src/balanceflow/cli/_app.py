@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,7 +59,9 @@ def _known_errors(command):
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return command(*args, **kwargs)
         except BalanceflowError as err:
             errors.print(
                 f"[bold red]Error:[/] {escape(str(err))}",
@@ -68,6 +71,21 @@ def _known_errors(command):
             raise typer.Exit(code=1) from None
 
     return wrapper
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """balanceflow's warnings as one line on stderr; other libraries' as Python shows
+    them."""
+    if issubclass(category, UserWarning) and "balanceflow" in str(filename):
+        errors.print(
+            f"[bold yellow]Warning:[/] {escape(str(message))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        sys.stderr.write(
+            warnings.formatwarning(message, category, filename, lineno, line)
+        )
 
 
 def _load_model_fn(spec: str):
@@ -128,9 +146,9 @@ def _one_target(targets: list[str] | None) -> str | None:
     return targets[0]
 
 
-def _pos_label(value: str | None, y) -> object:
-    """The label that --pos-label names (the command line gives text; labels may be
-    numbers)."""
+def _pos_label(value: str | None, y, option: str = "--pos-label") -> object:
+    """The label that --pos-label (or ``option``) names (the command line gives text;
+    labels may be numbers)."""
     if value is None:
         return None
     labels = pd.unique(np.asarray(y, dtype=object))
@@ -138,9 +156,35 @@ def _pos_label(value: str | None, y) -> object:
         if str(label) == value:
             return label.item() if isinstance(label, np.generic) else label
     raise bf.exceptions.InvalidParameterError(
-        f"--pos-label {value!r} is not a class of the target. Use one of "
+        f"{option} {value!r} is not a class of the target. Use one of "
         f"{sorted(str(v) for v in labels)[:10]}."
     )
+
+
+def _deployment_prior(text: str | None, y) -> object:
+    """--deployment-prior as fit_best takes it: a float, or {label: share} from
+    CLASS=SHARE pairs (labels matched as --pos-label matches them)."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    shares: dict[object, object] = {}
+    for item in text.split(","):
+        name, sep, value = item.rpartition("=")
+        try:
+            share = float(value)
+        except ValueError:
+            share = None
+        if not sep or not name.strip() or share is None:
+            raise bf.exceptions.InvalidParameterError(
+                f"--deployment-prior {text!r}: {item!r} is not CLASS=SHARE. Give one "
+                "share of the --pos-label class (e.g. 0.01) or CLASS=SHARE for every "
+                "class, comma-separated (e.g. fraud=0.01,ok=0.99)."
+            )
+        shares[_pos_label(name.strip(), y, "--deployment-prior")] = share
+    return shares
 
 
 def _progress_callback(bar: Progress, task) -> object:
@@ -586,6 +630,22 @@ def fit_command(
     scheduler: SchedulerOption = None,
     engine: EngineOption = Engine.auto,
     baselines: BaselinesOption = "auto",
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            help="Bring every model's probabilities from the prior it trained under "
+            "(resampled, weighted) to the data's class prior, or to --deployment-prior; "
+            "the threshold is tuned on those probabilities."
+        ),
+    ] = True,
+    deployment_prior: Annotated[
+        str | None,
+        typer.Option(
+            help="The class shares where the model will be used: one share of the "
+            "--pos-label class (binary, e.g. 0.01) or CLASS=SHARE,... for every class "
+            "(default: the training data's shares)."
+        ),
+    ] = None,
     config: ConfigOption = None,
     model: ModelOption = None,
     output_format: FormatOption = OutputFormat.table,
@@ -600,6 +660,7 @@ def fit_command(
     recipe = _recipe(model, epochs, batch_size, seed)
     candidates = _strategies(candidate, config)
     references = _baselines(baselines)
+    shares = _deployment_prior(deployment_prior, y)
     if strategy != "best":
         named = [s for s in candidates if getattr(s, "name", None) == strategy]
         strategy = named[0] if named else strategy
@@ -625,6 +686,8 @@ def fit_command(
             scheduler=scheduler,
             engine=engine.value,
             baselines=references,
+            calibrate=calibrate,
+            deployment_prior=shares,
             progress=_progress_callback(bar, bar.add_task("", total=None)),
         )
     card_file = fitted.save(out)
@@ -654,6 +717,26 @@ def _render_card(card: dict, metric: str, n_splits: int, out_of_fold: bool) -> N
             f"Decision: {positive!r} when P({positive}) >= {decision['threshold']:.4f} "
             f"(tuned for {tuning['objective']} on {tuning['rows']} rows: "
             f"{escape(tuning['on'])})"
+        )
+    else:
+        console.print(f"Decision: {escape(decision['rule'])}")
+    shipped = card["calibration"]
+    if shipped["target_prior"] is None:
+        console.print(f"Probabilities: as trained, {escape(shipped['target'])}")
+    else:
+        shares = ", ".join(
+            f"{escape(str(c))} {p:.3g}"
+            for c, p in zip(card["classes"], shipped["target_prior"])
+        )
+        exactness = {
+            "unchanged": "no correction needed",
+            "exact": "exact",
+            "approximate": "approximate: the loss also reshapes the probabilities",
+            "unknown": "partly: no prior describes some models, left as trained",
+        }[shipped["status"]]
+        console.print(
+            f"Probabilities: corrected to {escape(shipped['target'])} ({shares}; "
+            f"{exactness})"
         )
     comparison = card["selection"].get("baselines")
     if comparison:

@@ -87,6 +87,9 @@ class FittedModel:
         (n, n_classes) out-of-fold probabilities of the training rows, those the threshold
         was tuned on (row i scored by models that never trained on it); ``None`` with a
         holdout and after :func:`load_fitted`.
+    class_scale : ndarray or None
+        Multi-class only: the decision is the argmax of ``P(k) * class_scale[k]``
+        (``1 / prior_k`` for calibrated probabilities); None: the plain argmax.
     """
 
     model: Any
@@ -96,6 +99,7 @@ class FittedModel:
     threshold_class: int | None
     card: dict[str, Any] = field(repr=False)
     oof_proba: np.ndarray | None = field(default=None, repr=False)
+    class_scale: np.ndarray | None = field(default=None, repr=False)
 
     def predict_proba(self, X: pd.DataFrame, source: str = "the input") -> np.ndarray:
         from balanceflow._models import predict_proba
@@ -104,13 +108,15 @@ class FittedModel:
         return predict_proba(self.model, features, len(self.classes))
 
     def predict(self, X: pd.DataFrame, source: str = "the input") -> np.ndarray:
-        """Labels: the tuned threshold for binary problems, the most probable class else."""
+        """Labels: the tuned threshold for binary problems; else the most probable class
+        (relative to its prior when the card has a ``class_scale``)."""
         return self.labels_from_proba(self.predict_proba(X, source))
 
     def labels_from_proba(self, proba: np.ndarray) -> np.ndarray:
         """The labels that this model's decision rule gives these probabilities."""
         if self.threshold is None:
-            codes = proba.argmax(axis=1)
+            scale = 1.0 if self.class_scale is None else np.asarray(self.class_scale)
+            codes = (proba * scale).argmax(axis=1)
         else:
             positive = self.threshold_class
             codes = np.where(
@@ -282,6 +288,9 @@ def load_fitted(path: str | os.PathLike[str]) -> FittedModel:
         threshold=decision.get("threshold"),
         threshold_class=decision.get("threshold_class_index"),
         card=data,
+        class_scale=None
+        if decision.get("class_scale") is None
+        else np.asarray(decision["class_scale"], dtype=np.float64),
     )
 
 
@@ -320,6 +329,20 @@ def check_card(text: str, source: str) -> dict[str, Any]:
             fail(f"`threshold_class_index` must be 0 or 1, found {short_repr(index)}")
     elif threshold is not None or index is not None:
         fail(f"a {len(classes)}-class model decides by argmax, but a threshold is set")
+    scale = decision.get("class_scale")
+    if scale is not None and (
+        len(classes) == 2
+        or not isinstance(scale, list)
+        or len(scale) != len(classes)
+        or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e12
+            for v in scale
+        )
+    ):
+        fail(
+            "`class_scale` must be absent or, for a multi-class model, hold one "
+            f"positive number per class; found {short_repr(scale)}"
+        )
     priors = data.get("class_priors")
     if (
         not isinstance(priors, list)

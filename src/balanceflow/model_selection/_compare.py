@@ -267,7 +267,14 @@ def compare(
         ]
     check_consistent_length(X, y)
     target = Target.from_labels(y, pos_label)
+    # {label: count} sampling strategies in the target's own labels, as trials see them.
+    requested = [s.with_class_indices(target.classes) for s in requested]
     _check_target(target, requested, n_splits, threshold)
+    if not isinstance(data_checks, bool):
+        raise InvalidParameterError(
+            "`data_checks` must be True or False. Received: "
+            f"data_checks={short_repr(data_checks)}."
+        )
     if isinstance(preprocess, str) and preprocess == "auto":
         check_features_against_target(
             X, target.codes, target.n_classes, target=f"the target {_name_of(y)}"
@@ -718,16 +725,25 @@ def _corrected(
     probas, worst = {}, "unchanged"
     for leaf in strategy.leaves():
         proba = outputs[(repeat, fold, leaf.name)].proba
-        try:
-            state = leaf.prior_state(counts)
-        except BalanceflowError:  # a sampling strategy no prior describes
-            state = None
-        status = "unknown" if state is None else state.status
+        prior, status = trained_prior(leaf, counts)
         if status in ("exact", "approximate"):
-            proba = correct_to(proba, state.prior, counts)
+            proba = correct_to(proba, prior, counts)
         probas[leaf.name] = proba
         worst = _worse(worst, status)
     return strategy.combine(probas), worst
+
+
+def trained_prior(leaf: Strategy, counts: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """The class prior that ``leaf``'s model answers to when trained on rows with these
+    class counts, and its :data:`~balanceflow.strategies.PRIOR_STATUSES` status; the
+    prior is None where none describes the model (``"unknown"``)."""
+    try:
+        state = leaf.prior_state(counts)
+    except BalanceflowError:  # a sampling strategy no prior describes
+        return None, "unknown"
+    if state.status == "unknown":
+        return None, "unknown"
+    return state.prior, state.status
 
 
 def _fold_record(

@@ -20,7 +20,17 @@ from balanceflow._validation import (
 from balanceflow.exceptions import DataError, InvalidParameterError
 from balanceflow.metrics import evaluate
 from balanceflow.model_selection._artefacts import FittedModel
-from balanceflow.model_selection._compare import Target, compare, score_fold
+from balanceflow.model_selection._calibrated import (
+    ShippedPrior,
+    check_deployment_prior,
+)
+from balanceflow.model_selection._compare import (
+    Target,
+    calibration,
+    compare,
+    score_fold,
+    trained_prior,
+)
 from balanceflow.model_selection._preprocessing import clean_features, make_preprocessor
 from balanceflow.model_selection._schema import TabularSchema
 from balanceflow.strategies import (
@@ -68,6 +78,8 @@ def fit_best(
     scheduler: str | None = None,
     engine: str = "auto",
     baselines: Any = "auto",
+    calibrate: bool = True,
+    deployment_prior: Any = None,
 ) -> FittedModel:
     """Choose a strategy by cross-validation, train it and tune its decision threshold.
 
@@ -95,6 +107,18 @@ def fit_best(
        is set aside first: selection and training use the rest, the threshold is tuned on
        the final model's predictions of the held-out rows, and the card reports metrics
        on them.
+    4. With ``calibrate=True`` (default) every model of the final model is brought, by
+       Bayes' rule baked in as a layer, from the class prior it trained under (resampled
+       counts, class weights, a balanced loss: see
+       :meth:`~balanceflow.strategies.Strategy.prior_state`) to the training data's class
+       prior, or to ``deployment_prior`` where given (a float: binary targets, the share
+       of ``pos_label``; a ``{class: share}`` mapping; or one share per class in sorted
+       order). The shipped probabilities answer to that prior, and the threshold is tuned
+       on them (on out-of-fold predictions corrected the same way). Multi-class models
+       then decide by the largest ``P(k) / prior_k``, the Bayes decision for balanced
+       accuracy, which does not depend on the prior the probabilities answer to. Where no
+       prior describes a model (LDAM's margins, a sampler of your own) it stays as
+       trained, and ``card["calibration"]`` says so; a hard vote is not corrected.
 
     Every model (the selection's and the bag's) is a trial of the same runner as
     :func:`compare`'s: ``n_jobs`` worker processes or a Dask ``scheduler`` give the serial
@@ -118,6 +142,13 @@ def fit_best(
     runner = get_runner(n_jobs, scheduler, engine)
     check_consistent_length(X, y)
     target = Target.from_labels(y, pos_label)
+    deployment = check_deployment_prior(
+        deployment_prior, target.classes, target.positive
+    )
+    if not isinstance(calibrate, bool):
+        raise InvalidParameterError(
+            f"`calibrate` must be True or False. Received: calibrate={short_repr(calibrate)}."
+        )
     pool = resolve_strategies(candidates if strategy == "best" else [strategy])
     train_idx, hold_idx = _split_holdout(target, holdout, n_splits, recipe.seed)
     labels = target.classes[target.codes]  # y as checked by Target
@@ -137,8 +168,9 @@ def fit_best(
         baselines=baselines,
     )
     voting = strategy == "best" and n_repeats == 1
-    chosen, oof = _select(result, pool, metric, vote if voting else 1)
-    members = chosen.leaves()
+    chosen = _select(result, pool, metric, vote if voting else 1)
+    # Trained on class indices, as compare trains them ({label: count} keys re-keyed).
+    members = [m.with_class_indices(target.classes) for m in chosen.leaves()]
 
     X_train = take_rows(X, train_idx)
     clean, numeric, categorical = clean_features(X_train)
@@ -146,8 +178,10 @@ def fit_best(
     schema = TabularSchema.from_fitted(transformer, numeric, categorical)
     features = schema.transform(X_train, "the training part")
     data = TrialData(features, target.codes[train_idx], target.n_classes)
+    counts = np.bincount(data.codes, minlength=target.n_classes)
+    shipped = ShippedPrior.plan(chosen, counts / counts.sum(), deployment, calibrate)
     models, bag_oof = train_final(
-        data, members, result.folds, bag, recipe, runner, progress
+        data, members, result.folds, bag, recipe, runner, progress, shipped
     )
     final = _combine_final(models, features.shape[1:], chosen, target.n_classes)
 
@@ -161,7 +195,7 @@ def fit_best(
         tuned_on = "held-out rows"
     elif bag_oof is None:
         # Out-of-fold probabilities: row i comes from fold models that did not train on it.
-        tune_codes, tune_proba = target.codes, oof
+        tune_codes, tune_proba = target.codes, _selection_oof(result, chosen, shipped)
         tuned_on = "out-of-fold predictions of the cross-validation"
     else:
         tune_codes, tune_proba = target.codes, bag_oof
@@ -170,7 +204,12 @@ def fit_best(
             "out-of-fold predictions of the bag "
             f"({per_row} model{'s' if per_row != 1 else ''} per row)"
         )
-    threshold, tune_report = _tune_decision(tune_codes, tune_proba, target, objective)
+    scale = None
+    if target.positive is None and shipped.calibrated:
+        scale = 1.0 / shipped.target  # argmax of P(k) / prior_k
+    threshold, tune_report = _tune_decision(
+        tune_codes, tune_proba, target, objective, scale
+    )
 
     card = _model_card(
         result,
@@ -186,6 +225,17 @@ def fit_best(
         schema,
         holdout,
     )
+    card["decision"]["class_scale"] = None if scale is None else scale.tolist()
+    if scale is not None:
+        card["decision"]["rule"] = "argmax of P(k) / prior_k"
+    card["calibration"] = {
+        **shipped.to_dict(),
+        "probabilities": "the model's outputs, those the threshold applies to",
+        # Rows of the training prior say nothing of calibration to another prior.
+        "tuning_rows": calibration(tune_codes, tune_proba, target.positive, "")
+        if deployment is None
+        else None,
+    }
     # The label column's name (a named Series), so that predict can set it aside.
     name = getattr(y, "name", None)
     card["target"] = None if name is None else str(name)
@@ -197,6 +247,7 @@ def fit_best(
         target.positive,
         card,
         oof_proba=tune_proba if hold_idx is None else None,
+        class_scale=scale,
     )
 
 
@@ -266,7 +317,7 @@ def _model_card(
             **tuning,
             # On out-of-fold rows the threshold was tuned on these very predictions, so
             # the label metrics are optimistic; PR-AUC and ROC-AUC are not affected.
-            "metrics": tune_report.to_dict(),
+            "metrics": tune_report,
         },
         "final_model": {
             "bag": final["bag"],
@@ -319,17 +370,16 @@ def _split_holdout(
 
 def _select(
     result: Any, pool: list[BaseStrategy], metric: str, vote: int
-) -> tuple[BaseStrategy, np.ndarray]:
+) -> BaseStrategy:
     """The best of the compared strategies and of the soft votes of the 2..``vote`` best
-    single strategies, by the mean ``metric`` over the cross-validation's folds, and its
-    out-of-fold probabilities. A vote is scored from its members' out-of-fold
+    single strategies, by the mean ``metric`` over the cross-validation's folds. A vote is scored from its members' out-of-fold
     probabilities, fold by fold, exactly as the leaderboard scores a strategy (one
     repeat), so it costs no training."""
     by_name = {s.name: s for s in pool}
     best = by_name[result.best(metric)]
     best_proba = result.proba[best.name]
     if vote < 2:
-        return best, best_proba
+        return best
     board = result.leaderboard(metric)
     singles = [n for n in board.index if isinstance(by_name.get(n), Strategy)]
     threshold = result.settings["threshold"]
@@ -355,8 +405,8 @@ def _select(
                 "soft",
                 description=f"soft vote of the {k} best strategies by {metric}",
             )
-            best_score, best_proba = score, proba
-    return best, best_proba
+            best_score = score
+    return best
 
 
 def train_final(
@@ -367,13 +417,16 @@ def train_final(
     recipe: Recipe,
     runner: Runner,
     progress: Any,
+    shipped: ShippedPrior | None = None,
 ) -> tuple[list[Any], np.ndarray | None]:
     """The models of the final model, and the bag's out-of-fold probabilities.
 
     ``bag=0``: each member once, on every row (no out-of-fold probabilities). Otherwise
     each member ``bag`` times on every training fold and on all the rows; row i's
     out-of-fold probability is the mean over the ``bag`` x members models of the fold
-    that did not train on it. Every model is a trial of ``runner``.
+    that did not train on it. Every model is a trial of ``runner``. With a ``shipped``
+    target prior, every model (and its out-of-fold probabilities) is brought from the
+    prior it trained under to that one; ``shipped`` records how exactly.
     """
     seed = recipe.seed
     if bag == 0:
@@ -420,18 +473,81 @@ def train_final(
             name = trials[result.tag].strategy.name
             progress(len(results), len(trials), f"final bag · {name}")
     shape = data.features.shape[1:]
-    models = [
-        rebuild_model(recipe, shape, data.n_classes, t, results[t.tag].weights)
-        for t in trials
-    ]
+    models, probas = [], []
+    for trial in trials:
+        model = rebuild_model(
+            recipe, shape, data.n_classes, trial, results[trial.tag].weights
+        )
+        proba = results[trial.tag].proba
+        if shipped is not None and shipped.target is not None:
+            model, proba = _bring_to_prior(model, proba, trial, data, shipped)
+        models.append(model)
+        probas.append(proba)
     if bag == 0:
         return models, None
     oof = np.zeros((len(data.codes), data.n_classes))
-    for trial in trials:  # in trial order, so the sums do not depend on the runner
+    for trial, proba in zip(trials, probas):  # in trial order: no runner-dependent sums
         if trial.score_rows is not None:
-            oof[trial.score_rows] += results[trial.tag].proba / (bag * len(members))
+            oof[trial.score_rows] += proba / (bag * len(members))
     # A sum of B x M shares of 1 can exceed 1 by round-off (9 x 1/9 = 1.0000000000000002).
     return models, np.clip(oof, 0.0, 1.0)
+
+
+def _selection_oof(
+    result: Any, chosen: BaseStrategy, shipped: ShippedPrior
+) -> np.ndarray:
+    """The chosen strategy's out-of-fold probabilities of the selection, brought to the
+    shipped prior: each strategy's (a vote's members') probabilities as compare corrected
+    them to its training fold's prior, then fold by fold on to ``shipped.target``."""
+    from balanceflow.thresholds import correct_prior
+
+    if chosen.name in result.proba:
+        names = [chosen.name]
+    else:  # a vote of compared strategies (see _select)
+        names = [m.name for m in chosen.members]
+    if shipped.target is None:
+        return np.mean([result.proba[n] for n in names], axis=0)
+    probas = []
+    for name in names:
+        status = result.settings["prior_correction"][name]
+        if status == "unknown":  # left as trained, as in the final model
+            probas.append(result.proba[name])
+            continue
+        proba = result.proba_corrected[name].copy()
+        for train, test in result.folds:
+            counts = np.bincount(result.y_true[train], minlength=proba.shape[1])
+            proba[test] = correct_prior(
+                proba[test],
+                train_prior=counts / counts.sum(),
+                target_prior=shipped.target,
+            )
+        probas.append(proba)
+    return np.mean(probas, axis=0)
+
+
+def _bring_to_prior(
+    model: Any, proba: Any, trial: Trial, data: TrialData, shipped: ShippedPrior
+) -> tuple[Any, Any]:
+    """``model`` with a prior-correction layer from the prior it trained under (on its
+    training rows' counts) to ``shipped.target``, and its scored rows' probabilities
+    corrected alike; unchanged where no prior describes the model."""
+    from balanceflow.layers import with_prior_correction
+    from balanceflow.thresholds import correct_prior, prior_shift
+
+    codes = data.codes if trial.train_rows is None else data.codes[trial.train_rows]
+    counts = np.bincount(codes, minlength=data.n_classes)
+    prior, status = trained_prior(trial.strategy, counts)
+    shipped.record(trial.strategy.name, status)
+    if prior is None or np.allclose(
+        prior_shift(prior, shipped.target), 0.0, atol=1e-12
+    ):
+        return model, proba
+    model = with_prior_correction(
+        model, train_prior=prior, target_prior=shipped.target, name=model.name
+    )
+    if proba is not None:
+        proba = correct_prior(proba, train_prior=prior, target_prior=shipped.target)
+    return model, proba
 
 
 def _combine_final(
@@ -453,16 +569,28 @@ def _combine_final(
 
 
 def _tune_decision(
-    codes: np.ndarray, proba: np.ndarray, target: Target, objective: str
+    codes: np.ndarray,
+    proba: np.ndarray,
+    target: Target,
+    objective: str,
+    scale: np.ndarray | None = None,
 ) -> tuple[float | None, Any]:
     """Binary: the threshold on P(positive) that maximises ``objective`` on these rows and
-    the metrics there. Multi-class: argmax (no threshold)."""
+    the metrics there. Multi-class: no threshold; the label metrics of the argmax of
+    ``proba * scale`` (plain argmax without ``scale``), the ranking metrics of ``proba``."""
     from balanceflow.thresholds import TunedThreshold
 
     if target.positive is None:
-        return None, evaluate(codes, proba)
+        report = evaluate(codes, proba).to_dict()
+        if scale is not None:
+            scaled = proba * scale
+            scaled /= scaled.sum(axis=1, keepdims=True)
+            ranking = {m: report[m] for m in ("pr_auc", "roc_auc")}
+            report = {**evaluate(codes, scaled).to_dict(), **ranking}
+        return None, report
     truth = (codes == target.positive).astype(int)
     scores = proba[:, target.positive]
     tuner = TunedThreshold(objective=objective).fit(truth, scores)
     threshold = float(tuner.best_threshold_)
-    return threshold, evaluate(truth, scores, threshold=threshold, pos_label=1)
+    report = evaluate(truth, scores, threshold=threshold, pos_label=1)
+    return threshold, report.to_dict()

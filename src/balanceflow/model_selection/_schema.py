@@ -8,6 +8,7 @@ against scikit-learn) and refuses tables whose columns do not match.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -124,6 +125,21 @@ class TabularSchema:
             )
             column = column.astype(str)
             known = self.categories[i]
+            seen = set(known) | set(self.infrequent[i] or ())
+            column = _as_training_text(column, seen)
+            unseen = ~np.isin(column, list(seen))
+            if unseen.any():
+                examples = [str(v) for v in dict.fromkeys(column[unseen])][:3]
+                warnings.warn(
+                    f"Column {name!r} of {source}: {int(unseen.sum())} of {len(column)} "
+                    f"row(s) hold categories never seen in training (e.g. "
+                    f"{', '.join(map(repr, examples))}); the model reads them as none of "
+                    "the known categories"
+                    + (" (the 'infrequent' group)." if self.infrequent[i] else ".")
+                    + " Check the spelling, or train on data that has them.",
+                    UserWarning,
+                    stacklevel=2,
+                )
             onehot = (column[:, None] == np.asarray(known, dtype=str)[None, :]).astype(
                 float
             )
@@ -132,3 +148,36 @@ class TabularSchema:
                 onehot = np.hstack([onehot, other[:, None].astype(float)])
             blocks.append(onehot)
         return np.hstack(blocks).astype(np.float32)
+
+
+def _number_key(text: str) -> str | None:
+    """``"1"``, ``"1.0"`` and ``"1e0"`` share the key ``"1"``; None for non-numbers."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not np.isfinite(value):
+        return None
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _as_training_text(column: np.ndarray, seen: set[str]) -> np.ndarray:
+    """Categories spelled as in training where only the number format differs.
+
+    pandas reads a code column with one blank cell as floats, so ``1`` comes back as
+    ``"1.0"`` (and the other way round): such a value is mapped to the training spelling
+    of the same number, when exactly one training category has that number.
+    """
+    by_key: dict[str, str | None] = {}
+    for category in seen:
+        key = _number_key(category)
+        if key is not None:
+            by_key[key] = None if key in by_key else category  # None: ambiguous
+    if not by_key:
+        return column
+    out = column.copy()
+    for value in set(column) - seen:
+        spelled = by_key.get(_number_key(value) or "")
+        if spelled is not None:
+            out[column == value] = spelled
+    return out

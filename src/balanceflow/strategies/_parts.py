@@ -14,6 +14,7 @@ Strategy('over_weighted', parts=(Resample('over'), ClassWeights('balanced')))
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
@@ -186,6 +187,13 @@ class Part:
         :class:`PriorState`); a part that does not say is ``"unknown"``."""
         return state.changed(status="unknown")
 
+    def with_class_indices(self, classes: Sequence[Any]) -> Part:
+        """This part with class labels in its settings (a ``{label: count}``
+        ``sampling_strategy``) replaced by class indices, the way trials see the target
+        (``classes`` in class-index order). Parts without such settings return
+        themselves."""
+        return self
+
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments: ``type(part).from_config(part.get_config())``
         rebuilds an equal part."""
@@ -202,6 +210,34 @@ class Part:
             if i == 0 or getattr(self, f.name) != _default(f)
         ]
         return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def class_index_keys(mapping: Any, classes: Sequence[Any], where: str) -> Any:
+    """A ``{label: value}`` mapping keyed by class index instead (a label matches its
+    class itself, or by its text, as a TOML config writes numbers); other values as they
+    are. A key that names no class is an error that lists the classes."""
+    if not isinstance(mapping, Mapping):
+        return mapping
+    plain = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    by_text = {str(c): i for i, c in enumerate(plain)}
+    out: dict[int, Any] = {}
+    for key, value in mapping.items():
+        index = next(
+            (i for i, c in enumerate(plain) if type(c) is type(key) and c == key),
+            by_text.get(str(key)),
+        )
+        if index is None:
+            raise InvalidParameterError(
+                f"{where}: `sampling_strategy` names the class {key!r}, which is not a "
+                f"class of the target. Use the target's labels as keys: {plain}."
+            )
+        if index in out:
+            raise InvalidParameterError(
+                f"{where}: `sampling_strategy` names the class {plain[index]!r} twice "
+                f"(keys {short_repr(list(mapping))})."
+            )
+        out[index] = value
+    return out
 
 
 def _default(f: Any) -> Any:
@@ -236,6 +272,24 @@ class Resample(Part):
                 f"{list(SAMPLERS)} or an object with fit_resample(X, y)."
                 f"{did_you_mean(self.sampler, SAMPLERS)}"
             )
+
+    def with_class_indices(self, classes: Sequence[Any]) -> Resample:
+        where = f"Resample({_sampler_name(self.sampler)!r})"
+        if isinstance(self.sampler, str):
+            keyed = class_index_keys(self.sampling_strategy, classes, where)
+            return (
+                self
+                if keyed is self.sampling_strategy
+                else replace(self, sampling_strategy=keyed)
+            )
+        own = getattr(self.sampler, "sampling_strategy", None)
+        if isinstance(own, Mapping) and hasattr(self.sampler, "set_params"):
+            from sklearn.base import clone
+
+            sampler = clone(self.sampler)
+            sampler.set_params(sampling_strategy=class_index_keys(own, classes, where))
+            return replace(self, sampler=sampler)
+        return self
 
     def apply(self, setup: TrainingSetup) -> TrainingSetup:
         name = _sampler_name(self.sampler)
@@ -497,6 +551,13 @@ class EpochwiseBalance(Part):
                 f"Unknown `pipeline`. Received: pipeline={short_repr(self.method)}. Use one "
                 f"of {list(PIPELINES)}.{did_you_mean(self.method, PIPELINES)}"
             )
+
+    def with_class_indices(self, classes: Sequence[Any]) -> EpochwiseBalance:
+        where = f"EpochwiseBalance({self.method!r})"
+        keyed = class_index_keys(self.sampling_strategy, classes, where)
+        if keyed is self.sampling_strategy:
+            return self
+        return replace(self, sampling_strategy=keyed)
 
     def apply(self, setup: TrainingSetup) -> TrainingSetup:
         pipeline = {

@@ -97,6 +97,13 @@ class BaseStrategy:
         """This strategy with every member given by name replaced by a strategy object."""
         return self
 
+    def with_class_indices(self, classes: Sequence[Any]) -> BaseStrategy:
+        """This strategy with class labels in its parts' settings (a ``{label: count}``
+        ``sampling_strategy``) replaced by the class indices trials train on;
+        ``classes`` lists the labels in class-index order. The drivers call it once the
+        target's classes are known, so users write their own labels."""
+        raise NotImplementedError  # pragma: no cover - every mode defines it
+
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and _identity(other) == _identity(self)
 
@@ -220,6 +227,12 @@ class Strategy(BaseStrategy):
 
     def leaves(self) -> list[Strategy]:
         return [self]
+
+    def with_class_indices(self, classes: Sequence[Any]) -> Strategy:
+        parts = [p.with_class_indices(classes) for p in self.parts]
+        if all(a is b for a, b in zip(parts, self.parts)):
+            return self
+        return Strategy(self.name, parts, description=self.description)
 
     def combine(self, probas: Mapping[str, np.ndarray]) -> np.ndarray:
         return np.asarray(probas[self.name], dtype=np.float64)
@@ -362,6 +375,17 @@ class Ensemble(BaseStrategy):
     def leaves(self) -> list[Strategy]:
         return self._bound_members()
 
+    def with_class_indices(self, classes: Sequence[Any]) -> Ensemble:
+        members = [
+            m if isinstance(m, str) else m.with_class_indices(classes)
+            for m in self.members
+        ]
+        if all(a is b for a, b in zip(members, self.members)):
+            return self
+        return Ensemble(
+            self.name, members, self.combine_method, description=self.description
+        )
+
     def combine(self, probas: Mapping[str, np.ndarray]) -> np.ndarray:
         stack = np.stack([m.combine(probas) for m in self._bound_members()])
         return combine_proba(stack, self.combine_method)
@@ -444,6 +468,10 @@ class Tuned(BaseStrategy):
 
     def bind(self, lookup: Mapping[str, BaseStrategy]) -> Tuned:
         return Tuned(self.base.bind(lookup), self.objective)
+
+    def with_class_indices(self, classes: Sequence[Any]) -> Tuned:
+        base = self.base.with_class_indices(classes)
+        return self if base is self.base else Tuned(base, self.objective)
 
     def tuned(self, objective: str = "g_mean") -> Tuned:
         raise InvalidParameterError(
