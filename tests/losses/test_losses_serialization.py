@@ -126,3 +126,29 @@ def test_saved_model_loads_after_plain_import_balanceflow(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("FocalLoss")
+
+
+@pytest.mark.parametrize("name", ["ldam", "weighted_ce", "weighted_focal"])
+def test_weights_switched_during_training_are_saved_with_the_model(name, tmp_path):
+    """Check that class weights assigned after construction (as DeferredReweighting
+    does) travel with the saved model: the reloaded loss holds them and evaluate gives
+    the value of the weighted loss computed by hand with them."""
+    X, y = data()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, activation="softmax")]
+    )
+    model.compile(optimizer="sgd", loss=LOSSES[name]())
+    unweighted = LOSSES[name]()
+    unweighted.set_class_weight([1.0, 1.0, 1.0])
+    late = np.array([0.25, 2.0, 6.0])
+    model.loss.set_class_weight(late)
+    before = model.evaluate(X, y, verbose=0)
+    # By hand: the mean over rows of each row's unweighted loss times its class weight.
+    p = keras.ops.convert_to_numpy(model(X))
+    per_row = [value(unweighted(y[i : i + 1], p[i : i + 1])) for i in range(len(y))]
+    assert before == pytest.approx(np.mean(np.array(per_row) * late[y]), rel=1e-5)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.loss.get_class_weight(), late, rtol=1e-6)
+    assert loaded.evaluate(X, y, verbose=0) == pytest.approx(before, rel=1e-6)

@@ -178,3 +178,37 @@ def test_probabilities_below_epsilon_still_get_a_gradient(units, activation):
     model.train_on_batch(np.ones((4, 1), "float32"), np.ones(4, dtype=int))
     moved = keras.ops.convert_to_numpy(model.layers[0].bias) - np.array(bias)
     assert moved[-1] == pytest.approx(0.1, rel=1e-4)  # lr * |p - y|
+
+
+@pytest.mark.parametrize("make", MULTI_LOSSES)
+@pytest.mark.parametrize("labels", [[0, 1, 3], [0, -1, 2], [0, 1.5, 2]])
+def test_class_indices_outside_the_outputs_are_refused(make, labels):
+    """Check that labels 1..K with K outputs (and negative or fractional indices) raise
+    instead of meeting a zero one-hot row, and so a loss of 0."""
+    p = np.full((3, 3), 1 / 3, dtype="float32")
+    with pytest.raises(DataError, match=r"outside the class indices in \[0, 2\]"):
+        make()(np.array(labels), p)
+
+
+@pytest.mark.parametrize("make", BINARY_LOSSES)
+def test_binary_labels_outside_zero_one_are_refused(make):
+    p = np.full((3, 1), 0.5, dtype="float32")
+    with pytest.raises(DataError, match=r"outside the labels in \[0, 1\].*first: 2"):
+        make()(np.array([0, 1, 2]), p)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TF graph assert")
+@pytest.mark.parametrize("make", MULTI_LOSSES)
+def test_out_of_range_labels_raise_inside_a_compiled_function(make):
+    """Check that the check also runs when the batch reaches a traced tf.function (the
+    way model.fit calls the loss without XLA), as Keras' sparse cross-entropy does."""
+    import tensorflow as tf
+
+    loss = make()
+    step = tf.function(lambda y, p: loss(y, p))
+    p = tf.fill((3, 3), 1 / 3)
+    assert np.isfinite(value(step(tf.constant([0, 1, 2]), p))).all()
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match="outside the class indices"
+    ):
+        step(tf.constant([0, 1, 3]), p)

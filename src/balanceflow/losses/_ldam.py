@@ -108,6 +108,11 @@ class LDAMLoss(ClassWeightState, BalanceflowLoss):
     from_logits : bool, default=False
     reduction, name, dtype
         As for every ``keras.losses.Loss``.
+    class_weight : sequence of float, default=None
+        The per-class weights to start from (default: 1 for every class).
+        ``get_config`` records the current ones, so a model saved after
+        :class:`~balanceflow.callbacks.DeferredReweighting` switched them reloads with
+        them.
 
     Examples
     --------
@@ -127,6 +132,7 @@ class LDAMLoss(ClassWeightState, BalanceflowLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str | None = "ldam_loss",
         dtype: Any = None,
+        class_weight: Any = None,
     ):
         super().__init__(
             from_logits=from_logits, reduction=reduction, name=name, dtype=dtype
@@ -137,6 +143,8 @@ class LDAMLoss(ClassWeightState, BalanceflowLoss):
         self.scale = check_real(scale, "scale", low=0.0, low_open=True)
         self.margins_ = ldam_margins(counts, max_margin=self.max_margin)
         self._init_class_weight(np.ones(counts.size))
+        if class_weight is not None:  # e.g. a saved model's weights after DRW switched
+            self.set_class_weight(class_weight)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         logits, targets = prepare(y_true, y_pred, from_logits=self.from_logits)
@@ -149,4 +157,7 @@ class LDAMLoss(ClassWeightState, BalanceflowLoss):
             "class_counts": self.class_counts,
             "max_margin": self.max_margin,
             "scale": self.scale,
+            # The weights as they are now (DeferredReweighting may have switched them),
+            # so that a saved and reloaded model computes the same loss.
+            "class_weight": self.get_class_weight().tolist(),
         }

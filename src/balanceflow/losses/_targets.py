@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from balanceflow.exceptions import DataError
@@ -100,7 +101,62 @@ def align_targets(y_true: Any, y_pred: Any) -> tuple[str, Any, Any]:
     for a, b in zip(_shape(y_true), p[:-1]):
         if a is not None and b is not None and a != b:
             raise _mismatch(y_true, y_pred)
+    if kind != "onehot":
+        _check_label_range(y_true, kind, k)
     return kind, y_true, y_pred
+
+
+def _concrete(x: Any) -> np.ndarray | None:
+    """``x``'s values as float64, or None inside a traced (compiled) function."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly() or tf.is_symbolic_tensor(x):
+            return None
+    elif backend == "jax":
+        import jax
+
+        if isinstance(x, jax.core.Tracer):
+            return None
+    return np.asarray(ops.convert_to_numpy(x), dtype=np.float64)
+
+
+def _check_label_range(y_true: Any, kind: str, k: int) -> None:
+    """Refuse class indices outside ``[0, K)`` and binary labels outside ``[0, 1]``.
+
+    A one-hot encoding turns an out-of-range index into a row of zeros, so the loss of that
+    row would silently be 0. Concrete values (eager calls) raise a
+    :class:`~balanceflow.exceptions.DataError` here; inside a compiled TensorFlow function
+    an assertion op raises when the batch runs, as Keras' sparse cross-entropy does. JAX
+    cannot raise inside a compiled function; there the check runs on eager calls only.
+    """
+    high = k - 1 if kind == "sparse" else 1
+    what = (
+        f"class indices in [0, {k - 1}] for {k} outputs"
+        if kind == "sparse"
+        else "labels in [0, 1] for one sigmoid output"
+    )
+    values = _concrete(y_true)
+    if values is not None:
+        bad = ~((values >= 0) & (values <= high))
+        if kind == "sparse":
+            bad |= values != np.round(values)
+        if bad.any():
+            first = values.ravel()[np.flatnonzero(bad.ravel())[0]]
+            raise DataError(
+                f"y_true holds {int(bad.sum())} label(s) outside the {what} (first: "
+                f"{first:g}). Encode the classes as 0..{k - 1} (sorted labels) and give "
+                "the model one output per class."
+            )
+        return
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        labels = tf.cast(y_true, tf.float32)
+        message = f"y_true holds labels outside the {what}"
+        tf.debugging.assert_greater_equal(labels, 0.0, message=message)
+        tf.debugging.assert_less_equal(labels, float(high), message=message)
 
 
 def clipped_log(p: Any) -> Any:

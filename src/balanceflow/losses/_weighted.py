@@ -139,7 +139,8 @@ class WeightedLoss(ClassWeightState, keras.losses.Loss):
         config = super().get_config()
         config.update(
             loss=keras.saving.serialize_keras_object(self.loss),
-            class_weight=self.class_weight,
+            # The weights as they are now (DeferredReweighting may have changed them).
+            class_weight=self.get_class_weight().tolist(),
             dtype=self._dtype_arg,
         )
         return config
