@@ -251,6 +251,19 @@ def check_probabilities(arr: np.ndarray, *, name: str) -> np.ndarray:
     return arr
 
 
+def check_rows_sum_to_one(arr: np.ndarray, *, name: str, hint: str) -> np.ndarray:
+    """Refuse (n, n_classes) probabilities whose rows do not sum to 1 (within 1e-3)."""
+    sums = arr.sum(axis=1)
+    off = np.abs(sums - 1.0) > 1e-3
+    if off.any():
+        first = int(np.flatnonzero(off)[0])
+        raise DataError(
+            f"The rows of `{name}` must be probabilities that sum to 1; {int(off.sum())} "
+            f"row(s) do not (first at row {first}: sum {sums[first]:.6g}). {hint}"
+        )
+    return arr
+
+
 def derive_seed(seed: int, *keys: Any) -> int:
     """A reproducible 31-bit seed derived from ``seed`` and ``keys`` (e.g. a fold and a name).
 

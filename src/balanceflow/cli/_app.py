@@ -34,7 +34,69 @@ __all__ = ["DEFAULT_DATASET", "app", "main"]
 #: The shipped dataset ``balanceflow compare`` runs on when no file is given.
 DEFAULT_DATASET = "flare-F"
 
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """The command group, with command-line errors (an unknown option, a value that is
+    not a number, a missing argument) as one line on stderr, as balanceflow's own
+    errors are, and click's exit code 2 for them."""
+
+    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
+        args = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(
+                args=args, prog_name=prog_name, standalone_mode=False, **extra
+            )
+        except _CLICK_ERROR as err:
+            if type(err).__name__ == "NoArgsIsHelpError":  # `balanceflow` alone: help
+                err.show()
+                return self._finish(err.exit_code, standalone_mode)
+            command = next((a for a in args[:1] if a in self.commands), "")
+            where = f"balanceflow {command} --help".replace("  ", " ")
+            message = err.format_message().replace("Value error, ", "").rstrip()
+            if not message.endswith((".", ")")):
+                message += "."
+            errors.print(
+                f"[bold red]Error:[/] {escape(message)}"
+                f"{escape(_received(err, args))} (`{escape(where)}` lists the options)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            code = err.exit_code
+        except typer.Abort:
+            errors.print("Aborted.")
+            code = 1
+        return self._finish(code, standalone_mode)
+
+    @staticmethod
+    def _finish(code, standalone_mode: bool):
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+#: click's base error (typer ships its own copy of click, so it is found from typer's).
+_CLICK_ERROR = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def _received(err: Exception, args: list[str]) -> str:
+    """' Received: --opt VALUE.' for a bad option value, found on the command line."""
+    param = getattr(err, "param", None)
+    for opt in getattr(param, "opts", []) or []:
+        if not opt.startswith("-"):
+            continue
+        # The last occurrence: the value click keeps, and the one it refused.
+        for i, arg in reversed(list(enumerate(args))):
+            if arg == opt and i + 1 < len(args):
+                return f" Received: {opt} {args[i + 1]!r}."
+            if arg.startswith(opt + "="):
+                return f" Received: {arg!r}."
+    return ""
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="balanceflow",
     help="Find out which class-imbalance remedy works for a Keras model on your data.",
     no_args_is_help=True,
@@ -210,6 +272,25 @@ def _root(
     ] = False,
 ) -> None:
     """Find out which class-imbalance remedy works for a Keras model on your data."""
+
+
+def _check_folder(path: Path | None, option: str) -> None:
+    """Refuse, before any training, a folder option that names a file or a place that
+    cannot be written."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise bf.exceptions.InvalidParameterError(
+            f"{option} {str(path)!r} is a file; it must name a folder (made if missing)."
+        )
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise bf.exceptions.InvalidParameterError(
+            f"{option} {str(path)!r} cannot be written: {str(existing)!r} is not a "
+            "writable folder. Choose another place."
+        )
 
 
 def _write_report(result, directory: Path, metric: str) -> None:
@@ -536,6 +617,8 @@ def compare_command(
     recipe = _recipe(model, epochs, batch_size, seed)
     strategies = _strategies(strategy, config)
     references = _baselines(baselines)
+    _check_folder(report, "--report")
+    _check_folder(out, "--out")
     if n_jobs == 1 and scheduler is None:
         # Trials run here. With workers, each one imports TensorFlow itself; the parent
         # only scores their predictions and does not start it.

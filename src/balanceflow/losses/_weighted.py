@@ -85,7 +85,14 @@ def _resolve_loss(loss: Any) -> Any:
     if isinstance(loss, dict):
         loss = keras.saving.deserialize_keras_object(loss)
     elif isinstance(loss, str):
-        loss = keras.losses.get(loss)
+        try:
+            loss = keras.losses.get(loss)
+        except ValueError:
+            raise InvalidParameterError(
+                f"`loss` names no Keras loss. Received: loss={short_repr(loss)}. Use a "
+                "Keras loss name such as 'binary_crossentropy' or "
+                "'sparse_categorical_crossentropy', or a loss object."
+            ) from None
     if not callable(loss):
         raise InvalidParameterError(
             "`loss` must be a Keras loss: a keras.losses.Loss, a loss function or its "

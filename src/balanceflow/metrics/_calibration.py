@@ -8,6 +8,7 @@ for all of them.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,14 @@ def expected_calibration_error(
     diagram. Multi-class: of the top-label confidence (the highest probability against
     whether that class is right; Guo et al., 2017).
     """
+    if (
+        isinstance(n_bins, bool)
+        or not isinstance(n_bins, numbers.Integral)
+        or n_bins < 1
+    ):
+        raise InvalidParameterError(
+            f"`n_bins` must be an int >= 1. Received: n_bins={short_repr(n_bins)}."
+        )
     truth, prob = _check(y_true, y_prob)
     if prob.shape[1] == 2:
         score, hit = prob[:, 1], (truth == 1).astype(np.float64)

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 from balanceflow._validation import (
     check_consistent_length,
     check_probabilities,
+    check_rows_sum_to_one,
     resolve_pos_label,
     short_repr,
 )
@@ -313,7 +314,15 @@ def _check_proba(proba: Any) -> np.ndarray:
             "the class with index 1) or (n_samples, n_classes). "
             f"Received: proba with shape {arr.shape}."
         )
-    return check_probabilities(arr, name="proba")
+    arr = check_probabilities(arr, name="proba")
+    if arr.ndim == 2:
+        check_rows_sum_to_one(
+            arr,
+            name="proba",
+            hint="Pass softmax outputs, or for a binary target the probability of the "
+            "class with index 1 alone.",
+        )
+    return arr
 
 
 def evaluate(

@@ -257,8 +257,9 @@ def load_fitted(path: str | os.PathLike[str]) -> FittedModel:
     if text is None:  # written by balanceflow before the card moved inside the model
         if not beside.exists():
             raise DataError(
-                f"The model card {str(beside)!r} is missing; `balanceflow fit` writes it "
-                "next to the model. It holds the preprocessing and the decision threshold."
+                f"{str(path)!r} holds no model card, and none is beside it "
+                f"({str(beside)!r}): it was not written by `balanceflow fit`, or is "
+                "damaged. The card holds the preprocessing and the decision threshold."
             )
         text = beside.read_text(encoding="utf-8", errors="replace")
     elif (

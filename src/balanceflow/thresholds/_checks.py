@@ -11,7 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from balanceflow._validation import check_probabilities, check_targets, short_repr
+from balanceflow._validation import (
+    check_probabilities,
+    check_rows_sum_to_one,
+    check_targets,
+    short_repr,
+)
 from balanceflow.exceptions import DataError, InvalidParameterError
 
 __all__ = [
@@ -90,16 +95,9 @@ def check_proba_matrix(
             )
         return arr
     arr = check_probabilities(arr, name=name)
-    sums = arr.sum(axis=1)
-    off = np.abs(sums - 1.0) > 1e-3
-    if off.any():
-        first = int(np.flatnonzero(off)[0])
-        raise DataError(
-            f"The rows of `{name}` must be probabilities that sum to 1; {int(off.sum())} "
-            f"row(s) do not (first at row {first}: sum {sums[first]:.6g}). Pass softmax "
-            "outputs, or logits with from_logits=True."
-        )
-    return arr
+    return check_rows_sum_to_one(
+        arr, name=name, hint="Pass softmax outputs, or logits with from_logits=True."
+    )
 
 
 def log_proba(proba: np.ndarray) -> np.ndarray:
