@@ -419,8 +419,16 @@ CLI_CASES = [
     ids=[case[0] for case in CLI_CASES],
 )
 def test_a_bad_command_line_fails_clearly_before_training(
-    files, command, code, pattern
+    files, command, code, pattern, monkeypatch
 ):
+    import balanceflow.training._fused as fused_module
+    import balanceflow.training._trial as trial_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was trained before the input was checked")
+
+    monkeypatch.setattr(trial_module, "train_model", refuse)
+    monkeypatch.setattr(fused_module, "fused_results", refuse)
     import shlex
 
     args = shlex.split(command.format(root=files))

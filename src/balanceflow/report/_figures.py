@@ -155,7 +155,12 @@ def reliability_figure(curves: Sequence[Curve], title: str, xlabel: str) -> Figu
             marker="o",
             label=f"{label_text(label)} (ECE {ece:.3f})",
         )
-    ax.set(xlabel=xlabel, ylabel="Observed frequency", xlim=(0, 1), ylim=(0, 1.02))
+    ax.set(
+        xlabel=label_text(xlabel, 80),
+        ylabel="Observed frequency",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+    )
     ax.set_title(label_text(title, 80))
     ax.legend(loc="upper left", fontsize="small")
     return figure

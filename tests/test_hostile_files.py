@@ -1,5 +1,12 @@
-"""The data is checked before anything trains: a copy of the label, a repeated header, a
-saved row index, a continuous target, a repeated --target, markup in names."""
+"""Hostile files: the data is checked before anything trains (a copy of the label, a
+repeated header, a saved row index, a continuous target, a repeated --target, unhashable
+cells), and names and labels full of Rich markup, mathtext and HTML come out as text in
+the terminal, the figures and the report.
+
+Damaged and edited models and cards are in ``model_selection/test_artefacts.py`` (one
+clear error each, and the kill test of the save); bad options and values in
+``test_bad_inputs.py``.
+"""
 
 import warnings
 
@@ -139,3 +146,24 @@ def test_unhashable_cells_get_the_column_error_not_a_traceback(no_training):
     y = np.array([0] * 25 + [1] * 5)
     with pytest.raises(DataError, match=r"'b' holds values of type \['list'\]"):
         bf.compare(X, y, strategies=["none"], n_splits=2, epochs=1)
+
+
+def test_mathtext_html_and_markup_labels_reach_the_report_as_text(tmp_path):
+    """Check that class labels with mathtext ('$x^$' made matplotlib raise) and HTML, and
+    a column named with Rich markup, give a report whose page shows them escaped, with
+    its figures written, through the command line."""
+    rng = np.random.default_rng(1)
+    n = 60
+    label = np.where(np.arange(n) < 15, "$x^$", "<b>ok</b>")
+    table = pd.DataFrame({"[red]amount[/]": rng.normal(size=n), "label": label})
+    path = tmp_path / "hostile.csv"
+    table.to_csv(path, index=False)
+    report = tmp_path / "report"
+    args = ["compare", str(path), "-t", "label", *FAST, "-s", "none"]
+    result = runner.invoke(app, [*args, "--baselines", "none", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    page = (report / "report.html").read_text()
+    assert "&lt;b&gt;ok&lt;/b&gt;" in page and "<b>ok</b>" not in page
+    assert "$x^$" in page
+    assert len(list(report.glob("*.png"))) >= 3
