@@ -179,3 +179,20 @@ def test_bad_parameters():
         MatthewsCorrelation(num_classes=3).update_state(
             np.array([0, 1]), np.full((2, 5), 0.2)
         )
+
+
+@pytest.mark.parametrize("metric", [BalancedAccuracy, GMean, MatthewsCorrelation])
+def test_labels_outside_the_classes_are_refused_not_dropped(metric):
+    """Check that a label 3 with num_classes=3 (labels 1..3) raises, eagerly and in a
+    traced function, where the confusion matrix would silently leave its row out."""
+    from balanceflow.exceptions import DataError
+
+    p = np.full((3, 3), 1 / 3, dtype="float32")
+    m = metric(num_classes=3)
+    with pytest.raises(DataError, match=r"first: 3"):
+        m.update_state(np.array([1, 2, 3]), p)
+    step = tf.function(lambda y, q: m.update_state(y, q))
+    step(tf.constant([0, 1, 2]), tf.constant(p))  # in range: counted
+    assert float(np.sum(keras.ops.convert_to_numpy(m.confusion))) == 3
+    with pytest.raises(tf.errors.InvalidArgumentError, match="outside the class"):
+        step(tf.constant([1, 2, 3]), tf.constant(p))

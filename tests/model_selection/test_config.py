@@ -212,3 +212,25 @@ def test_compare_and_fit_read_label_keys_as_the_hand_written_class_indices(
     np.testing.assert_allclose(prior, [30 / 70, 40 / 70])
     share = fitted.card["calibration"]["target_prior"]
     assert share == pytest.approx([30 / 160, 130 / 160])
+
+
+def test_a_toml_config_writes_class_counts_with_the_targets_labels(tmp_path):
+    """Check that `sampling_strategy = {ok = 60}` in TOML (text keys, also for number
+    labels) reaches the sampler keyed by class index."""
+    path = write(
+        tmp_path,
+        """
+        [strategies.under60]
+        sampler = "under"
+        sampling_strategy = { ok = 60 }
+
+        [strategies.under_code]
+        sampler = "under"
+        sampling_strategy = { "7" = 20 }
+        """,
+    )
+    by_name = {s.name: s for s in load_config(path)}
+    keyed = by_name["under60"].with_class_indices(["fraud", "ok"])
+    assert keyed.parts[0].sampling_strategy == {1: 60}
+    keyed = by_name["under_code"].with_class_indices([3, 7])
+    assert keyed.parts[0].sampling_strategy == {1: 20}

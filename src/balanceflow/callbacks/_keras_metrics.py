@@ -16,6 +16,7 @@ from keras import ops
 
 from balanceflow._validation import check_int, short_repr
 from balanceflow.exceptions import InvalidParameterError
+from balanceflow.losses._targets import check_label_range
 from balanceflow.thresholds._checks import check_unit_interval
 
 __all__ = ["BalancedAccuracy", "GMean", "MatthewsCorrelation"]
@@ -124,6 +125,9 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
         element_shape = ops.shape(true)
         true = ops.reshape(true, (-1,))
         k = self.num_classes
+        # An index outside [0, k) would fall outside the k x k cells, and its row would
+        # silently not count.
+        check_label_range(true, "sparse", k)
         counts = ops.one_hot(true * k + predicted, k * k, dtype=_COUNT_DTYPE)
         if sample_weight is not None:
             weight = ops.cast(ops.convert_to_tensor(sample_weight), _COUNT_DTYPE)

@@ -23,7 +23,14 @@ from keras import ops
 
 from balanceflow.exceptions import DataError
 
-__all__ = ["align_targets", "clipped_log", "prepare", "to_logits", "to_two_class"]
+__all__ = [
+    "align_targets",
+    "check_label_range",
+    "clipped_log",
+    "prepare",
+    "to_logits",
+    "to_two_class",
+]
 
 
 def _shape(x: Any) -> tuple:
@@ -102,7 +109,7 @@ def align_targets(y_true: Any, y_pred: Any) -> tuple[str, Any, Any]:
         if a is not None and b is not None and a != b:
             raise _mismatch(y_true, y_pred)
     if kind != "onehot":
-        _check_label_range(y_true, kind, k)
+        check_label_range(y_true, kind, k)
     return kind, y_true, y_pred
 
 
@@ -122,7 +129,7 @@ def _concrete(x: Any) -> np.ndarray | None:
     return np.asarray(ops.convert_to_numpy(x), dtype=np.float64)
 
 
-def _check_label_range(y_true: Any, kind: str, k: int) -> None:
+def check_label_range(y_true: Any, kind: str, k: int) -> None:
     """Refuse class indices outside ``[0, K)`` and binary labels outside ``[0, 1]``.
 
     A one-hot encoding turns an out-of-range index into a row of zeros, so the loss of that
