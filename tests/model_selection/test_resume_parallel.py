@@ -8,7 +8,6 @@ import sys
 import textwrap
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -116,9 +115,10 @@ def test_n_jobs_2_matches_serial_and_leaves_tensorflow_to_the_workers(run_script
 def test_dask_local_cluster_matches_serial(run_script):
     """Check a Dask LocalCluster on 127.0.0.1 with 2 workers against the serial run, in a
     fresh process. Dask workers draw from Python's global `random` in background threads
-    while a task runs; the initial weights must not depend on it."""
+    while a task runs; the initial weights must not depend on it. Equal probabilities
+    for every row and strategy, and one record per trial, mean every trial ran there."""
     pytest.importorskip("distributed")
-    diff, same = run_script(
+    diff, same, trials = run_script(
         f"""
         import numpy as np, balanceflow as bf, distributed
         if __name__ == "__main__":
@@ -133,28 +133,13 @@ def test_dask_local_cluster_matches_serial(run_script):
             same = list(a.index) == list(b.index) and np.allclose(
                 a.to_numpy(float), b.to_numpy(float), rtol=1e-5, atol=1e-7, equal_nan=True
             )
-            print("RESULT", diff, same)
+            trials = int((~remote.records["strategy"].isin(remote.baselines)).sum())
+            print("RESULT", diff, same, trials)
         """,
     )
     assert float(diff) <= 1e-6
     assert same == "True"
-
-
-def test_dask_local_cluster_runs_every_trial():
-    """Check that a Dask LocalCluster on 127.0.0.1 runs every fold of every strategy and
-    returns valid out-of-fold probabilities for every row."""
-    distributed = pytest.importorskip("distributed")
-    X, y = _data()
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
-    ) as cluster:
-        remote = bf.compare(X, y, scheduler=cluster.scheduler_address, **SETTINGS)
-    keras = remote.records[~remote.records["strategy"].isin(remote.baselines)]
-    assert len(keras) == TRIALS
-    for name in remote.strategies:
-        proba = remote.proba[name]
-        assert np.isfinite(proba).all()
-        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert int(trials) == TRIALS
 
 
 def test_unreachable_scheduler_fails_fast_and_names_it():
