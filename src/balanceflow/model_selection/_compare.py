@@ -260,15 +260,9 @@ def compare(
     n_repeats = check_int(n_repeats, "n_repeats")
     threshold = _check_threshold(threshold)
     runner = get_runner(n_jobs, scheduler, engine)
-    requested = resolve_strategies(strategies)
-    if tune_threshold is not None:
-        requested += [
-            s.tuned(tune_threshold) for s in requested if not isinstance(s, Tuned)
-        ]
     check_consistent_length(X, y)
     target = Target.from_labels(y, pos_label)
-    # {label: count} sampling strategies in the target's own labels, as trials see them.
-    requested = [s.with_class_indices(target.classes) for s in requested]
+    requested = _requested(strategies, tune_threshold, target)
     _check_target(target, requested, n_splits, threshold)
     if not isinstance(data_checks, bool):
         raise InvalidParameterError(
@@ -342,10 +336,8 @@ def compare(
         progress,
     )
     settings["engine"] = describe_engines(outputs.values())
-    records, oof, oof_corrected, corrections = score_trials(
-        requested, folds, outputs, target, threshold, recipe.seed
-    )
-    reference_records, reference_oof, reference_corrected = score_baselines(
+    scored = score_trials(requested, folds, outputs, target, threshold, recipe.seed)
+    references_scored = score_baselines(
         references,
         folds,
         reference_fits,
@@ -354,6 +346,27 @@ def compare(
         recipe.seed,
         tune_threshold,
     )
+    result = _result(
+        requested, references, scored, references_scored, target, first_repeat, settings
+    )
+    result.data_checks = checks
+    if checks is not None:
+        _add_label_issues(result, checks, target)
+    return result
+
+
+def _result(
+    requested: list[BaseStrategy],
+    references: list[Baseline],
+    scored: tuple,
+    references_scored: tuple,
+    target: Target,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    settings: dict[str, Any],
+) -> CompareResult:
+    """The comparison's result from the scores of the strategies and of the baselines."""
+    records, oof, oof_corrected, corrections = scored
+    reference_records, reference_oof, reference_corrected = references_scored
     for name in reference_oof:
         base = name.removesuffix(TUNED_SUFFIX)
         corrections[name] = next(b.prior_status for b in references if b.name == base)
@@ -361,37 +374,48 @@ def compare(
     settings["prior_correction"] = corrections
     if references:
         settings["baselines"] = {b.name: b.description for b in references}
-    result = CompareResult(
+    return CompareResult(
         records=pd.DataFrame(records + reference_records),
         strategies=[s.name for s in requested],
         baselines=list(reference_oof),
         classes=target.classes.tolist(),
         class_counts=target.counts.tolist(),
-        folds=first_repeat,
+        folds=folds,
         y_true=target.codes,
         proba={**oof, **reference_oof},
         proba_corrected={**oof_corrected, **reference_corrected},
         settings=settings,
-        data_checks=checks,
     )
-    if checks is not None:
-        # Labels the data contradicts, judged by the out-of-fold probabilities of the best
-        # baseline (trees, trained balanced) or else of the best strategy.
-        board = result.leaderboard()
-        source = next(
-            (str(n) for n in board.index if n in result.baselines), result.best()
-        )
-        checks.checked.append("label_issues")
-        finding = label_issues(
-            result.proba[source],
-            target.codes,
-            target.classes,
-            source,
-            overlap=checks.overlap,
-        )
-        if finding is not None:
-            checks.findings.append(finding)
-    return result
+
+
+def _add_label_issues(result: CompareResult, checks: Any, target: Target) -> None:
+    """Labels the data contradicts, judged by the out-of-fold probabilities of the best
+    baseline (trees, trained balanced) or else of the best strategy."""
+    board = result.leaderboard()
+    source = next((str(n) for n in board.index if n in result.baselines), result.best())
+    checks.checked.append("label_issues")
+    finding = label_issues(
+        result.proba[source],
+        target.codes,
+        target.classes,
+        source,
+        overlap=checks.overlap,
+    )
+    if finding is not None:
+        checks.findings.append(finding)
+
+
+def _requested(
+    strategies: Any, tune_threshold: str | None, target: Target
+) -> list[BaseStrategy]:
+    """The strategies to compare, their ``+tuned`` twins with ``tune_threshold``, and
+    every ``{label: count}`` sampling strategy keyed by class index, as trials see it."""
+    requested = resolve_strategies(strategies)
+    if tune_threshold is not None:
+        requested += [
+            s.tuned(tune_threshold) for s in requested if not isinstance(s, Tuned)
+        ]
+    return [s.with_class_indices(target.classes) for s in requested]
 
 
 def _name_of(y: Any) -> str:

@@ -172,11 +172,7 @@ def fit_best(
     # Trained on class indices, as compare trains them ({label: count} keys re-keyed).
     members = [m.with_class_indices(target.classes) for m in chosen.leaves()]
 
-    X_train = take_rows(X, train_idx)
-    clean, numeric, categorical = clean_features(X_train)
-    transformer = make_preprocessor(numeric, categorical).fit(clean)
-    schema = TabularSchema.from_fitted(transformer, numeric, categorical)
-    features = schema.transform(X_train, "the training part")
+    schema, features = _fit_schema(take_rows(X, train_idx))
     data = TrialData(features, target.codes[train_idx], target.n_classes)
     counts = np.bincount(data.codes, minlength=target.n_classes)
     shipped = ShippedPrior.plan(chosen, counts / counts.sum(), deployment, calibrate)
@@ -193,16 +189,11 @@ def fit_best(
             target.n_classes,
         )
         tuned_on = "held-out rows"
-    elif bag_oof is None:
-        # Out-of-fold probabilities: row i comes from fold models that did not train on it.
-        tune_codes, tune_proba = target.codes, _selection_oof(result, chosen, shipped)
-        tuned_on = "out-of-fold predictions of the cross-validation"
     else:
-        tune_codes, tune_proba = target.codes, bag_oof
-        per_row = bag * len(members)
-        tuned_on = (
-            "out-of-fold predictions of the bag "
-            f"({per_row} model{'s' if per_row != 1 else ''} per row)"
+        # Out-of-fold probabilities: row i comes from models that did not train on it.
+        tune_codes = target.codes
+        tune_proba, tuned_on = _out_of_fold(
+            result, chosen, shipped, bag_oof, bag * len(members)
         )
     scale = None
     if target.positive is None and shipped.calibrated:
@@ -248,6 +239,34 @@ def fit_best(
         card,
         oof_proba=tune_proba if hold_idx is None else None,
         class_scale=scale,
+    )
+
+
+def _fit_schema(frame: pd.DataFrame) -> tuple[TabularSchema, np.ndarray]:
+    """The default preprocessing fit on ``frame`` (as a schema) and ``frame`` through it."""
+    clean, numeric, categorical = clean_features(frame)
+    transformer = make_preprocessor(numeric, categorical).fit(clean)
+    schema = TabularSchema.from_fitted(transformer, numeric, categorical)
+    return schema, schema.transform(frame, "the training part")
+
+
+def _out_of_fold(
+    result: Any,
+    chosen: BaseStrategy,
+    shipped: ShippedPrior,
+    bag_oof: np.ndarray | None,
+    per_row: int,
+) -> tuple[np.ndarray, str]:
+    """The out-of-fold probabilities the threshold is tuned on, and what they are: the
+    bag's (``per_row`` models score each row) or, without a bag, the selection's."""
+    if bag_oof is None:
+        return (
+            _selection_oof(result, chosen, shipped),
+            "out-of-fold predictions of the cross-validation",
+        )
+    return bag_oof, (
+        "out-of-fold predictions of the bag "
+        f"({per_row} model{'s' if per_row != 1 else ''} per row)"
     )
 
 
