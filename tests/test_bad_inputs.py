@@ -460,6 +460,12 @@ def _fit(**kwargs):
     return bf.model_selection.fit_best(X, y, epochs=1, n_splits=2, **kwargs)
 
 
+def _deployment_prior(value):
+    from balanceflow.model_selection._calibrated import check_deployment_prior
+
+    return check_deployment_prior(value, np.array([0, 1]), 1)
+
+
 def _strategy(*args, **kwargs):
     return bf.strategies.Strategy(*args, **kwargs)
 
@@ -726,6 +732,12 @@ API_CASES = [
         lambda: _fit(deployment_prior="0.1"),
         InvalidParameterError,
         r"deployment_prior.*'0\.1'",
+    ),
+    (
+        "fit-prior-key-twice",
+        lambda: _deployment_prior({0: 0.5, "0": 0.2, 1: 0.3}),
+        InvalidParameterError,
+        r"names a class twice",
     ),
     (
         "fit-prior-share-text",

@@ -7,6 +7,8 @@ say how to fix it.
 from __future__ import annotations
 
 import numbers
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -332,3 +334,14 @@ def check_target_is_classes(labels: np.ndarray, *, name: str = "y") -> None:
             "balanceflow compares classifiers: pass class labels, or bin the values into "
             "classes first (e.g. pandas.cut)."
         )
+
+
+def writable_folder(path: Path) -> Path | None:
+    """The nearest existing folder at or above ``path`` if a file can be made there,
+    else None (it is a file, or not writable)."""
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return existing
+    return None

@@ -274,22 +274,21 @@ def _root(
     """Find out which class-imbalance remedy works for a Keras model on your data."""
 
 
-def _check_folder(path: Path | None, option: str) -> None:
-    """Refuse, before any training, a folder option that names a file or a place that
-    cannot be written."""
+def _check_report_folder(path: Path | None) -> None:
+    """Refuse, before any training, a --report that names a file or a place that cannot
+    be written (the results store checks --out itself)."""
+    from balanceflow._validation import writable_folder
+
     if path is None:
         return
     if path.exists() and not path.is_dir():
         raise bf.exceptions.InvalidParameterError(
-            f"{option} {str(path)!r} is a file; it must name a folder (made if missing)."
+            f"--report {str(path)!r} is a file; it must name a folder (made if missing)."
         )
-    existing = path
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    if writable_folder(path) is None:
         raise bf.exceptions.InvalidParameterError(
-            f"{option} {str(path)!r} cannot be written: {str(existing)!r} is not a "
-            "writable folder. Choose another place."
+            f"--report {str(path)!r} cannot be written: it is not in a writable folder. "
+            "Choose another place."
         )
 
 
@@ -617,8 +616,7 @@ def compare_command(
     recipe = _recipe(model, epochs, batch_size, seed)
     strategies = _strategies(strategy, config)
     references = _baselines(baselines)
-    _check_folder(report, "--report")
-    _check_folder(out, "--out")
+    _check_report_folder(report)
     if n_jobs == 1 and scheduler is None:
         # Trials run here. With workers, each one imports TensorFlow itself; the parent
         # only scores their predictions and does not start it.

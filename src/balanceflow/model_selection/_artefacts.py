@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from balanceflow._validation import short_repr
+from balanceflow._validation import short_repr, writable_folder
 from balanceflow.exceptions import DataError, InvalidParameterError
 from balanceflow.model_selection._schema import TabularSchema
 
@@ -55,13 +55,10 @@ def check_model_path(path: str | os.PathLike[str]) -> Path:
             f"The model path {str(path)!r} is a directory. Give a file name ending "
             "with '.keras'."
         )
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+    if writable_folder(path.parent) is None:
         raise InvalidParameterError(
-            f"Cannot write the model to {str(path)!r}: {str(folder)!r} is not a writable "
-            "directory. Choose another --out."
+            f"Cannot write the model to {str(path)!r}: {str(path.parent)!r} is not in a "
+            "writable directory. Choose another --out."
         )
     return path
 

@@ -65,9 +65,15 @@ def check_deployment_prior(value: Any, classes: np.ndarray, positive: int | None
         shares = np.empty(2)
         shares[positive], shares[1 - positive] = share, 1.0 - share
     elif isinstance(value, Mapping):
-        by_label = {str(label): label for label in labels}
-        unknown = [k for k in value if str(k) not in by_label]
-        missing = [label for label in labels if str(label) not in map(str, value)]
+        keys = [str(k) for k in value]
+        known = {str(label) for label in labels}
+        unknown = [k for k in value if str(k) not in known]
+        missing = [label for label in labels if str(label) not in set(keys)]
+        if len(set(keys)) != len(keys):
+            raise InvalidParameterError(
+                "`deployment_prior` names a class twice (keys "
+                f"{short_repr(list(value))}). {hint}"
+            )
         if unknown or missing:
             raise InvalidParameterError(
                 "`deployment_prior` must name every class of the target once"

@@ -391,9 +391,9 @@ def _select(
     result: Any, pool: list[BaseStrategy], metric: str, vote: int
 ) -> BaseStrategy:
     """The best of the compared strategies and of the soft votes of the 2..``vote`` best
-    single strategies, by the mean ``metric`` over the cross-validation's folds. A vote is scored from its members' out-of-fold
-    probabilities, fold by fold, exactly as the leaderboard scores a strategy (one
-    repeat), so it costs no training."""
+    single strategies, by the mean ``metric`` over the cross-validation's folds. A vote
+    is scored from its members' out-of-fold probabilities, fold by fold, exactly as the
+    leaderboard scores a strategy (one repeat), so it costs no training."""
     by_name = {s.name: s for s in pool}
     best = by_name[result.best(metric)]
     best_proba = result.proba[best.name]
