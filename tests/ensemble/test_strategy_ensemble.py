@@ -150,3 +150,67 @@ def test_errors(data):
         StrategyEnsemble(small_model).fit(X, y, epochs=1, verbose=0).save("model.h5")
     with pytest.raises(bf.exceptions.NotFittedError):
         StrategyEnsemble(small_model).predict(X)
+
+
+def _majority_rows_seen(ens, X, y):
+    """The training rows each member's strategy feeds it (its sampler's indices)."""
+    from balanceflow._validation import derive_seed
+    from balanceflow.strategies import TrainingSetup
+
+    codes = (y == ens.classes_[1]).astype(int)
+    seen = []
+    for i, strategy in enumerate(ens.strategies_):
+        seed = derive_seed(ens.seed, "member", i, strategy.name)
+        setup = TrainingSetup(
+            X=X, y=codes, n_classes=2, epochs=1, batch_size=32, seed=seed
+        )
+        for part in strategy.parts:
+            setup = part.apply(setup)
+        seen.append(setup.source_rows)
+    return codes, seen
+
+
+def test_balanced_bagging_as_a_member_trains_each_bag_and_saves_their_mean(
+    data, tmp_path
+):
+    """balanced_bagging in a StrategyEnsemble: five Keras models, each on every minority
+    row and its own majority rows; with "over" beside it, each member counts once
+    (over 1/2, each bag 1/10), in predict_proba and in the one saved file."""
+    X, y, X_val, _ = data
+    ens = StrategyEnsemble(small_model, ["over", "balanced_bagging"], seed=2)
+    ens.fit(X, y, epochs=2, verbose=0)
+    names = [s.name for s in ens.strategies_]
+    assert names == ["over"] + [f"balanced_bagging_{i}" for i in range(1, 6)]
+    codes, seen = _majority_rows_seen(ens, X, y)
+    rare = int(np.argmin(np.bincount(codes)))  # "fraud", class 0
+    minority = set(np.flatnonzero(codes == rare))
+    majorities = []
+    for rows in seen[1:]:
+        assert set(rows[codes[rows] == rare]) == minority
+        majorities.append(frozenset(rows[codes[rows] != rare]))
+        assert len(majorities[-1]) == len(minority)
+    assert len(set(majorities)) == 5
+    members = ens.member_proba(X_val)
+    expected = 0.5 * members[0] + 0.5 * members[1:].mean(axis=0)
+    np.testing.assert_allclose(ens.predict_proba(X_val), expected, rtol=1e-6)
+    assert ens.combine_ == "weighted"
+    np.testing.assert_allclose(ens.weights_, [0.5] + [0.1] * 5)
+    ens.save(str(tmp_path / "bag.keras"))
+    loaded = keras.models.load_model(str(tmp_path / "bag.keras"), safe_mode=True)
+    np.testing.assert_allclose(
+        np.asarray(loaded.predict(X_val, verbose=0)), expected, atol=1e-6
+    )
+    # Alone, the preset is the plain mean of its five models.
+    alone = StrategyEnsemble(small_model, ["balanced_bagging"], seed=2)
+    alone.fit(X, y, epochs=1, verbose=0)
+    np.testing.assert_allclose(
+        alone.predict_proba(X_val), alone.member_proba(X_val).mean(axis=0), rtol=1e-6
+    )
+
+
+def test_a_soft_vote_member_cannot_join_a_hard_vote(data):
+    X, y, _, _ = data
+    with pytest.raises(InvalidParameterError, match="balanced_bagging.*combine='hard'"):
+        StrategyEnsemble(small_model, ["none", "balanced_bagging"], combine="hard").fit(
+            X, y, epochs=1
+        )

@@ -91,7 +91,15 @@ def test_a_frozen_member_keeps_its_weights_and_adam_state_exactly():
     pool_x = tf.constant(np.random.default_rng(1).normal(size=(50, 4)).astype("f4"))
     pool_y = tf.constant((np.arange(50) % 3 == 0).astype("i4"))
     loss = keras.losses.BinaryCrossentropy()
-    stack = _Stack(spec, weights, None, [loss, loss], pool_x, pool_y, False)
+    stack = _Stack(
+        spec,
+        _Stack.initial_state(weights, stopping=False),
+        [loss, loss],
+        pool_x,
+        pool_y,
+        False,
+        [w.shape for w in weights[0]],
+    )
     before = [stack.params.numpy(), stack.m.numpy(), stack.v.numpy(), stack.t.numpy()]
     steps, size = 4, 8
     rows = np.arange(steps * 2 * size).reshape(steps, 2, size) % 50
@@ -104,6 +112,7 @@ def test_a_frozen_member_keeps_its_weights_and_adam_state_exactly():
         np.ones((steps, 2, size), "f4"),
         np.full((steps, 2), 1 / size, "f4"),
         active,
+        np.full((steps, 2), -1, "i4"),
     )
     after = [stack.params.numpy(), stack.m.numpy(), stack.v.numpy(), stack.t.numpy()]
     for old, new in zip(before, after):

@@ -73,8 +73,12 @@ def test_strategy_ensemble_members_are_the_runners_trials(binary_data):
 
 def test_strategy_ensemble_rejects_ensembles_and_unknown_fit_options(binary_data):
     X, y = binary_data
+    from balanceflow.strategies import Ensemble
+
+    # A soft vote of models can be a member (tests/ensemble); a hard vote cannot.
+    hard = Ensemble("hard_vote", ["none", "over"], "hard")
     with pytest.raises(InvalidParameterError, match="single-model strategies"):
-        StrategyEnsemble(small_model, strategies=["none", "seed_ensemble"]).fit(X, y)
+        StrategyEnsemble(small_model, strategies=["none", hard]).fit(X, y)
     with pytest.raises(InvalidParameterError, match=r"does not take \['callbacks'\]"):
         StrategyEnsemble(small_model).fit(X, y, callbacks=[])
 

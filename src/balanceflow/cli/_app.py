@@ -175,7 +175,13 @@ def _load_model_fn(spec: str):
     return function
 
 
-def _recipe(model: str | None, epochs: int, batch_size: int, seed: int):
+def _recipe(
+    model: str | None,
+    epochs: Any,
+    batch_size: Any,
+    seed: int,
+    early_stopping: bool | None = None,
+):
     from balanceflow.training import Recipe
 
     return Recipe(
@@ -183,6 +189,19 @@ def _recipe(model: str | None, epochs: int, batch_size: int, seed: int):
         epochs=epochs,
         batch_size=batch_size,
         seed=seed,
+        early_stopping="auto" if early_stopping is None else early_stopping,
+    )
+
+
+def _epochs_text(settings: dict) -> str:
+    """'30 epochs', or with early stopping 'up to 200 epochs (early stopping, ...)'."""
+    stopping = settings.get("early_stopping")
+    if not stopping:
+        return f"{settings['epochs']} epochs"
+    return (
+        f"up to {settings['epochs']} epochs (early stopping on "
+        f"{stopping['validation_fraction']:.0%} of each model's training rows, "
+        f"patience {stopping['patience']})"
     )
 
 
@@ -360,7 +379,7 @@ def _render_table(result: bf.CompareResult, metric: str, source: str) -> None:
     )
     console.print(
         f"{settings['n_splits']}-fold stratified CV (seed {settings['seed']}), "
-        f"{escape(settings['model'])}, {settings['epochs']} epochs, batch {settings['batch_size']}, "
+        f"{escape(settings['model'])}, {_epochs_text(settings)}, batch {settings['batch_size']}, "
         f"{decision}; mean ± std over folds"
     )
     if settings.get("engine"):
@@ -490,8 +509,44 @@ def _baselines(text: str) -> str | list[str]:
 
 
 SeedOption = Annotated[int, typer.Option(help="Seed of folds, weights and samplers.")]
-EpochsOption = Annotated[int, typer.Option(help="Training epochs per model.")]
-BatchSizeOption = Annotated[int, typer.Option(help="Training batch size.")]
+
+
+def _auto_or_int(text: str) -> int | str:
+    """An option that takes 'auto' or a whole number (range checked by the Recipe)."""
+    if isinstance(text, int) or text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter("use 'auto' or a whole number, e.g. 30") from None
+
+
+EpochsOption = Annotated[
+    Any,
+    typer.Option(
+        parser=_auto_or_int,
+        metavar="auto|N",
+        help="Epochs per model: 'auto' (a budget from the table's size, with early "
+        "stopping on held-out training rows) or exactly N.",
+    ),
+]
+EarlyStoppingOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--early-stopping/--no-early-stopping",
+        help="Stop each model on 10% of its own training rows and keep its best epoch "
+        "(default: on with --epochs auto, off with --epochs N).",
+        show_default=False,
+    ),
+]
+BatchSizeOption = Annotated[
+    Any,
+    typer.Option(
+        parser=_auto_or_int,
+        metavar="auto|N",
+        help="Training batch size: 'auto' (64, growing with the table to 2048) or N.",
+    ),
+]
 MetricOption = Annotated[
     str, typer.Option(help="Metric that orders the leaderboard and picks the best.")
 ]
@@ -568,8 +623,9 @@ def compare_command(
         ),
     ] = None,
     seed: SeedOption = 0,
-    epochs: EpochsOption = 30,
-    batch_size: BatchSizeOption = 64,
+    epochs: EpochsOption = "auto",
+    batch_size: BatchSizeOption = "auto",
+    early_stopping: EarlyStoppingOption = None,
     threshold: Annotated[
         float,
         typer.Option(
@@ -613,7 +669,7 @@ def compare_command(
 
         source = str(file)
         X, y = split_target(read_table(file), _one_target(target), source)
-    recipe = _recipe(model, epochs, batch_size, seed)
+    recipe = _recipe(model, epochs, batch_size, seed, early_stopping)
     strategies = _strategies(strategy, config)
     references = _baselines(baselines)
     _check_report_folder(report)
@@ -704,8 +760,9 @@ def fit_command(
     n_splits: NSplitsOption = 5,
     repeats: RepeatsOption = 1,
     seed: SeedOption = 0,
-    epochs: EpochsOption = 30,
-    batch_size: BatchSizeOption = 64,
+    epochs: EpochsOption = "auto",
+    batch_size: BatchSizeOption = "auto",
+    early_stopping: EarlyStoppingOption = None,
     pos_label: PosLabelOption = None,
     n_jobs: NJobsOption = 1,
     scheduler: SchedulerOption = None,
@@ -738,7 +795,7 @@ def fit_command(
     _check_metric(metric)
     check_model_path(out)
     X, y = split_target(read_table(file), _one_target(target), str(file))
-    recipe = _recipe(model, epochs, batch_size, seed)
+    recipe = _recipe(model, epochs, batch_size, seed, early_stopping)
     candidates = _strategies(candidate, config)
     references = _baselines(baselines)
     shares = _deployment_prior(deployment_prior, y)

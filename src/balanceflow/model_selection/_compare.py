@@ -173,7 +173,9 @@ def compare(
     recipe : Recipe, optional
         How every model is built and trained (:class:`balanceflow.training.Recipe`); or
         give its fields as ``model_fn``, ``epochs``, ``batch_size``, ``seed`` (default: the
-        Dense(32)-Dense(16) MLP with Adam(1e-3), 30 epochs, batch 64, seed 0).
+        Dense(32)-Dense(16) MLP with Adam(1e-3), seed 0, and an epoch budget and batch
+        size from the table's size with early stopping on held-out training rows;
+        ``epochs=30, batch_size=64`` is the reference table's recipe).
     n_splits : int, default=5
         Number of stratified folds; every class needs at least ``n_splits`` rows.
     threshold : float, default=0.5
@@ -262,6 +264,7 @@ def compare(
     runner = get_runner(n_jobs, scheduler, engine)
     check_consistent_length(X, y)
     target = Target.from_labels(y, pos_label)
+    recipe = recipe.for_rows(len(target.codes))  # "auto" epochs and batch size
     requested = _requested(strategies, tune_threshold, target)
     _check_target(target, requested, n_splits, threshold)
     if not isinstance(data_checks, bool):
@@ -653,7 +656,8 @@ def run_with_store(
 
 def describe_engines(results: Any) -> str:
     """How the trials of a run trained, in words: ``"fused: 20 models, up to 20 per
-    step"``, ``"loop: 20 models"``, or both with the reason some trained alone."""
+    step"``, ``"loop: 20 models"``, or both with the reason some trained alone; with
+    early stopping, which epochs the models kept (1-based: the median and the range)."""
     results = list(results)
     fused = [r for r in results if r.engine == "fused"]
     alone = [r for r in results if r.engine == "loop"]
@@ -668,7 +672,18 @@ def describe_engines(results: Any) -> str:
         parts.append(f"loop: {len(alone)} models{why}")
     if stored:
         parts.append(f"{len(stored)} read back from the results store")
-    return " + ".join(parts)
+    kept = [
+        r.best_epoch + 1
+        for r in results
+        if getattr(r, "best_epoch", None) is not None and r.best_epoch >= 0
+    ]
+    line = " + ".join(parts)
+    if kept:
+        line += (
+            f"; early stopping kept epoch {int(np.median(kept))} (median; "
+            f"{min(kept)}-{max(kept)})"
+        )
+    return line
 
 
 def score_trials(

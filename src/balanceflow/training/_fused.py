@@ -27,6 +27,7 @@ is returned so the driver can say which engine ran.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from balanceflow.training._trial import (
     TrialData,
     TrialResult,
     frame_arrays,
+    training_rows,
 )
 
 __all__ = ["DenseStack", "fused_results", "stack_spec"]
@@ -234,6 +236,8 @@ class _Member:
             self.steps_per_epoch = -(-n // batch_size)
         self.seed = setup.seed
         self.total_steps = self.steps_per_epoch * self.epochs
+        # Early stopping: pool positions of the held-out rows, and their weights.
+        self.validation: tuple[np.ndarray, np.ndarray] | None = None
         self.done = 0
         self._epoch = -1
         self._batches: list[
@@ -242,6 +246,12 @@ class _Member:
 
     def steps_to_epoch_end(self) -> int:
         return self.steps_per_epoch - self.done % self.steps_per_epoch
+
+    def epoch_ending_at(self, step: int) -> int:
+        """The epoch that the member's ``step``-th step (0-based) ends, or -1."""
+        if (step + 1) % self.steps_per_epoch == 0:
+            return (step + 1) // self.steps_per_epoch - 1
+        return -1
 
     def epoch_starts_now(self) -> int | None:
         """The epoch that the next step starts, if it starts one."""
@@ -305,32 +315,48 @@ class _Stack:
     flattened and laid end to end), their Adam moments and step counts, and the compiled
     chunk of steps. One flat vector per member keeps the step's op count independent of
     the number of layers: the per-op cost of TensorFlow, not the arithmetic, is what a
-    step of small models spends its time on."""
+    step of small models spends its time on.
+
+    With early stopping (``stopping``: each member's held-out pool rows and their
+    weights, padded to one width, the prior each trains under, and the patience), every
+    step that ends an epoch of a
+    member scores the members on their held-out rows; a member keeps its best epoch's
+    weights (``best``) and is frozen once ``patience`` epochs pass without a better
+    score, exactly as :class:`~balanceflow.training._stopping.BestEpoch` does alone.
+    """
 
     def __init__(
         self,
         spec: DenseStack,
-        weights: list[list[np.ndarray]],
-        slots: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+        state: dict[str, np.ndarray],
         losses: list[Any],
         pool_x: Any,
         pool_y: Any,
         interpolate: bool,
+        shapes: list[tuple[int, ...]],
+        stopping: tuple[np.ndarray, np.ndarray, int] | None = None,
     ):
         import tensorflow as tf
 
         self.spec = spec
-        self.width = len(weights)
-        self.shapes = [w.shape for w in weights[0]]
+        self.width = len(state["params"])
+        self.shapes = shapes
         self.sizes = [int(np.prod(shape)) for shape in self.shapes]
-        flat = np.stack([np.concatenate([w.ravel() for w in ws]) for ws in weights])
-        self.params = tf.Variable(flat.astype(np.float32))
-        if slots is None:
-            zeros = np.zeros(flat.shape, np.float32)
-            slots = (zeros, zeros, np.zeros(self.width, np.float32))
-        self.m = tf.Variable(slots[0])
-        self.v = tf.Variable(slots[1])
-        self.t = tf.Variable(slots[2])
+        self.params = tf.Variable(state["params"])
+        self.m = tf.Variable(state["m"])
+        self.v = tf.Variable(state["v"])
+        self.t = tf.Variable(state["t"])
+        self.stopping = stopping is not None
+        if stopping is not None:
+            rows, weights, priors, self.patience = stopping
+            self.val_rows = tf.constant(rows)
+            self.val_weights = tf.constant(weights)
+            self.val_priors = tf.constant(priors)  # (M, classes)
+            self.best = tf.Variable(state["best"])
+            self.best_score = tf.Variable(state["best_score"])
+            self.best_epoch = tf.Variable(state["best_epoch"])
+            self.wait = tf.Variable(state["wait"])
+            self.stopped = tf.Variable(state["stopped"])
         # Members sharing one loss object are computed together.
         groups: dict[int, list[int]] = {}
         for position, loss in enumerate(losses):
@@ -347,22 +373,48 @@ class _Stack:
             tf.TensorSpec(shape, tf.float32),
             tf.TensorSpec((None, self.width), tf.float32),
             tf.TensorSpec((None, self.width), tf.bool),
+            tf.TensorSpec((None, self.width), tf.int32),
         ]
         self.chunk = tf.function(self._chunk, input_signature=signature)
+        _quiet_retracing()
 
-    def state(self) -> tuple[list[list[np.ndarray]], tuple[Any, Any, np.ndarray]]:
-        """Each member's weights (in ``model.get_weights()`` order), and the moments and
-        step counts."""
-        flat = self.params.numpy()
+    @staticmethod
+    def initial_state(
+        weights: list[list[np.ndarray]], stopping: bool
+    ) -> dict[str, np.ndarray]:
+        """The state of members starting from ``weights``: fresh moments and counts."""
+        flat = np.stack([np.concatenate([w.ravel() for w in ws]) for ws in weights])
+        flat = flat.astype(np.float32)
+        width = len(flat)
+        state = {
+            "params": flat,
+            "m": np.zeros(flat.shape, np.float32),
+            "v": np.zeros(flat.shape, np.float32),
+            "t": np.zeros(width, np.float32),
+        }
+        if stopping:
+            state.update(
+                best=flat.copy(),
+                best_score=np.full(width, np.inf, np.float32),
+                best_epoch=np.full(width, -1, np.int32),
+                wait=np.zeros(width, np.int32),
+                stopped=np.zeros(width, bool),
+            )
+        return state
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Every variable of the stack, one row per member."""
+        names = ["params", "m", "v", "t"]
+        if self.stopping:
+            names += ["best", "best_score", "best_epoch", "wait", "stopped"]
+        return {name: getattr(self, name).numpy() for name in names}
+
+    def unflatten(self, row: np.ndarray) -> list[np.ndarray]:
+        """One member's flat weights in ``model.get_weights()`` order."""
         cuts = np.cumsum(self.sizes)[:-1]
-        weights = [
-            [
-                part.reshape(shape)
-                for part, shape in zip(np.split(row, cuts), self.shapes)
-            ]
-            for row in flat
+        return [
+            part.reshape(shape) for part, shape in zip(np.split(row, cuts), self.shapes)
         ]
-        return weights, (self.m.numpy(), self.v.numpy(), self.t.numpy())
 
     def _forward(self, params: Any, x: Any) -> Any:
         """Pre-activation outputs of the last layer, (M, B, units)."""
@@ -435,11 +487,61 @@ class _Stack:
         self.params.assign(tf.where(keep, self.params - step, self.params))
         self.t.assign(self.t + tf.cast(active, tf.float32))
 
-    def _chunk(self, rows, partners, lam, weight, scale, active) -> None:
+    def _validate(self, ends) -> None:
+        """Score the members whose epoch ``ends`` (its number, -1: none) on their
+        held-out rows; keep each one's best weights; stop those out of patience."""
+        import tensorflow as tf
+
+        from balanceflow.training._stopping import EPSILON
+
+        due = (ends >= 0) & tf.logical_not(self.stopped)
+        outputs = self._forward(self.params, tf.gather(self.pool_x, self.val_rows))
+        units = outputs.shape[-1]
+        probs = self.spec.activations[-1](tf.reshape(outputs, (-1, units)))
+        probs = tf.reshape(probs, (self.width, -1, units))
+        labels = tf.gather(self.pool_y, self.val_rows)
+        if units == 1:
+            probs = tf.concat([1 - probs, probs], axis=2)
+        # Bayes' rule to equal priors, as balanced_log_loss does alone.
+        probs = probs / self.val_priors[:, None, :]
+        probs = probs / tf.reduce_sum(probs, axis=2, keepdims=True)
+        p = tf.gather(probs, labels, axis=2, batch_dims=2)
+        losses = -tf.math.log(tf.clip_by_value(p, EPSILON, 1 - EPSILON))
+        score = tf.reduce_sum(losses * self.val_weights, axis=1)
+        better = due & (score < self.best_score)
+        self.best.assign(tf.where(better[:, None], self.params, self.best))
+        self.best_score.assign(tf.where(better, score, self.best_score))
+        self.best_epoch.assign(tf.where(better, ends, self.best_epoch))
+        wait = tf.where(better, 0, tf.where(due, self.wait + 1, self.wait))
+        self.wait.assign(wait)
+        self.stopped.assign(self.stopped | (due & (wait >= self.patience)))
+
+    def _chunk(self, rows, partners, lam, weight, scale, active, ends) -> None:
         import tensorflow as tf
 
         for k in tf.range(tf.shape(rows)[0]):
-            self._step(rows[k], partners[k], lam[k], weight[k], scale[k], active[k])
+            if self.stopping:
+                live = active[k] & tf.logical_not(self.stopped)
+                self._step(rows[k], partners[k], lam[k], weight[k], scale[k], live)
+                if tf.reduce_any((ends[k] >= 0) & live):
+                    self._validate(ends[k])
+            else:
+                self._step(rows[k], partners[k], lam[k], weight[k], scale[k], active[k])
+
+
+class _RetracingNotice(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning. Every stack (a group,
+    or one repacked narrower) traces its own chunk function once, by design; TensorFlow
+    counts those traces as retracing of one method and would warn users about it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _quiet_retracing() -> None:
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _RetracingNotice) for f in logger.filters):
+        logger.addFilter(_RetracingNotice())
 
 
 def _frames_pool(
@@ -493,6 +595,7 @@ def fused_results(
     from balanceflow.exceptions import InvalidParameterError
 
     start = time.perf_counter()
+    recipe = recipe.for_rows(len(data.codes))
     pooled = _frames_pool(data, trials)
     if pooled is None:
         spec, reason = None, "the rows are not table rows (rank 1)"
@@ -508,15 +611,12 @@ def fused_results(
                 "or 'loop'."
             )
         return _one_at_a_time(trials, [reason] * len(trials), train_one, progress, 0)
-    n = len(data.codes)
     members: list[_Member] = []
     loop: list[tuple[Trial, str]] = []
     initial: dict[Any, list[np.ndarray]] = {}
     default_loss = _compiled_loss(model.loss)
     for trial in trials:
-        rows = (
-            np.arange(n) if trial.train_rows is None else np.asarray(trial.train_rows)
-        )
+        rows, held = training_rows(data, recipe, trial)
         offset, width = offsets[trial.frame], widths[trial.frame]
         setup = TrainingSetup(
             X=pool_x[offset + rows, :width],
@@ -546,6 +646,14 @@ def fused_results(
             setup.batch_size,
         )
         member.width = width
+        if held is not None:
+            from balanceflow.training._stopping import row_weights, training_prior
+
+            member.validation = (
+                offset + held,
+                row_weights(data.codes[held]),
+                training_prior(trial.strategy, data.codes[rows], data.n_classes),
+            )
         members.append(member)
         key = (width, trial.init_seed)
         if key not in initial:
@@ -565,10 +673,11 @@ def fused_results(
             tf.constant(pool_x),
             tf.constant(pool_y),
             progress,
+            patience=recipe.patience if recipe.early_stopping else None,
         )
         seconds = (time.perf_counter() - start) / len(members)
         states: dict[int, Any] = {widest: ModelState(model)}
-        for member, weights in zip(members, trained):
+        for member, (weights, best_epoch) in zip(members, trained):
             trial = member.trial
             weights[0] = weights[0][: member.width]
             proba = None
@@ -591,6 +700,7 @@ def fused_results(
                 seconds,
                 engine="fused",
                 group_size=len(members),
+                best_epoch=best_epoch,
             )
     if loop:
         done = _one_at_a_time(
@@ -629,58 +739,83 @@ def _train(
     pool_x: Any,
     pool_y: Any,
     progress: Callable[[float, str], None] | None = None,
-) -> list[list[np.ndarray]]:
-    """Train the members stacked; return each one's trained weights.
+    *,
+    patience: int | None = None,
+) -> list[tuple[list[np.ndarray], int | None]]:
+    """Train the members stacked; return each one's trained weights and, with early
+    stopping (``patience``), the epoch whose weights it kept.
 
     ``layout`` is the member at each position of the stack. A finished member stays in
     place, frozen, until no more than half the positions still train; then those are
-    repacked into a narrower stack (weights, moments and step counts carried over).
+    repacked into a narrower stack (weights, moments, step counts and early-stopping
+    state carried over).
     """
     interpolate = any(
         m.pipeline is not None and m.pipeline.method == "interpolate" for m in members
     )
+    shapes = [w.shape for w in weights[0]]
 
-    def build(layout, layer_weights, slots):
+    def build(layout, state):
+        stopping = None
+        if patience is not None:
+            held = [members[i].validation for i in layout]
+            longest = max(len(rows) for rows, _, _ in held)
+            rows = np.zeros((len(layout), longest), np.int64)
+            row_weight = np.zeros((len(layout), longest), np.float32)
+            for position, (where, weight, _) in enumerate(held):
+                rows[position, : len(where)] = where
+                row_weight[position, : len(where)] = weight
+            priors = np.stack([prior for _, _, prior in held]).astype(np.float32)
+            stopping = (rows, row_weight, priors, int(patience))
         return _Stack(
             spec,
-            layer_weights,
-            slots,
+            state,
             [members[i].loss for i in layout],
             pool_x,
             pool_y,
             interpolate,
+            shapes,
+            stopping,
         )
+
+    def finish(stack, state, position, i):
+        if patience is None:
+            final[i] = (stack.unflatten(state["params"][position]), None)
+            return
+        epoch = int(state["best_epoch"][position])
+        row = state["best"][position] if epoch >= 0 else state["params"][position]
+        final[i] = (stack.unflatten(row), epoch)
 
     for member in members:
         for callback in member.callbacks:
             callback.set_model(_LossHolder(member.loss))
             callback.on_train_begin()
     layout = list(range(len(members)))
-    stack = build(layout, weights, None)
-    final: dict[int, list[np.ndarray]] = {}
+    stack = build(layout, _Stack.initial_state(weights, patience is not None))
+    final: dict[int, tuple[list[np.ndarray], int | None]] = {}
     while True:
         running = [i for i in layout if members[i].done < members[i].total_steps]
         if not running:
             break
         if len(running) <= len(layout) // 2:
-            state, (m, v, t) = stack.state()
+            state = stack.state()
             for position, i in enumerate(layout):
                 if i not in running:
-                    final[i] = state[position]
+                    finish(stack, state, position, i)
             keep = [p for p, i in enumerate(layout) if i in running]
-            stack = build(
-                running,
-                [state[p] for p in keep],
-                (m[keep], v[keep], t[keep]),
-            )
+            stack = build(running, {name: a[keep] for name, a in state.items()})
             layout = running
         _run_chunk(stack, [members[i] for i in layout])
+        if stack.stopping:
+            for i, stopped in zip(layout, stack.stopped.numpy()):
+                if stopped:
+                    members[i].done = members[i].total_steps
         if progress is not None:
             done = sum(m.done / m.total_steps for m in members)
             progress(done, f"fused · {stack.width} models per step")
-    state, _ = stack.state()
+    state = stack.state()
     for position, i in enumerate(layout):
-        final[i] = state[position]
+        finish(stack, state, position, i)
     return [final[i] for i in range(len(members))]
 
 
@@ -712,8 +847,10 @@ def _run_chunk(stack: _Stack, layout: list[_Member]) -> None:
     weight = np.zeros((steps, width, size), np.float32)
     scale = np.zeros((steps, width), np.float32)
     active = np.zeros((steps, width), bool)
+    ends = np.full((steps, width), -1, np.int32)
     for p, member in running:
         for k in range(min(steps, member.total_steps - member.done)):
+            ends[k, p] = member.epoch_ending_at(member.done)
             batch, mates, mix = member.next_batch()
             count = len(batch)
             rows[k, p, :count] = batch
@@ -726,4 +863,4 @@ def _run_chunk(stack: _Stack, layout: list[_Member]) -> None:
                 weight[k, p, :count] = member.class_weight[stack.labels[batch]]
             scale[k, p] = 1.0 / count
             active[k, p] = True
-    stack.chunk(rows, partners, lam, weight, scale, active)
+    stack.chunk(rows, partners, lam, weight, scale, active, ends)

@@ -4,7 +4,9 @@ the seed). One object instead of five settings passed through every signature.""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +15,12 @@ from typing import Any
 from balanceflow._validation import check_int, short_repr
 from balanceflow.exceptions import InvalidParameterError
 
-__all__ = ["Recipe", "resolve_recipe"]
+__all__ = [
+    "Recipe",
+    "auto_batch_size",
+    "auto_epochs",
+    "resolve_recipe",
+]
 
 
 @dataclass(frozen=True)
@@ -26,46 +33,74 @@ class Recipe:
         ``model_fn(input_shape, n_classes) -> keras.Model`` (or a function of no
         arguments). Default: a Dense(32)-Dense(16) MLP for rows, a small CNN for images.
         It must be importable by name (a module-level function) to run in worker processes.
-    epochs : int, default=30
-    batch_size : int, default=64
+    epochs : int or "auto", default="auto"
+        The most epochs a model trains. ``"auto"``: a budget that shrinks as the table
+        grows (:func:`auto_epochs`: 200 epochs up to 1,000 rows, 20 at 100,000, 10 from
+        400,000), with early stopping. An int trains exactly that many epochs unless
+        ``early_stopping=True``.
+    batch_size : int or "auto", default="auto"
+        ``"auto"``: :func:`auto_batch_size`, 64 up to 4,096 rows, growing with the table
+        to 2,048 (a 1,000,000-row table does not need batches of 64).
     learning_rate : float, default=1e-3
         Adam's learning rate for the default model and for a model that ``model_fn``
         returns uncompiled; a model compiled by ``model_fn`` keeps its own optimizer.
     seed : int, default=0
         Seeds the folds, the initial weights, the samplers and the training runs.
+    early_stopping : bool or "auto", default="auto"
+        Hold out ``validation_fraction`` of each model's training rows (stratified, never
+        rows it is scored on), score the model on them after every epoch and keep the
+        weights of its best epoch, stopping after ``patience`` epochs without a better
+        one. The score is the class-balanced log loss (the mean over classes of each
+        class's mean cross-entropy): the same for every strategy, and each class counts
+        alike however few rows it has. ``"auto"``: on when ``epochs="auto"``.
+    patience : int or "auto", default="auto"
+        Epochs without a better validation score before a model stops; ``"auto"``: a
+        tenth of the epoch budget, at least 5.
+    validation_fraction : float, default=0.1
+        The share of each model's training rows held out for early stopping (at most
+        20,000 rows; a class with one row keeps it for training).
 
     Examples
     --------
     >>> from balanceflow.training import Recipe
     >>> Recipe(epochs=10).batch_size
-    64
+    'auto'
+    >>> Recipe().for_rows(1066).settings()["epochs"]
+    200
+    >>> Recipe(epochs=30, batch_size=64).for_rows(1066).early_stopping
+    False
     """
 
     model_fn: Callable[..., Any] | None = None
-    epochs: int = 30
-    batch_size: int = 64
+    epochs: int | str = "auto"
+    batch_size: int | str = "auto"
     learning_rate: float = 1e-3
     seed: int = 0
+    early_stopping: bool | str = "auto"
+    patience: int | str = "auto"
+    validation_fraction: float = 0.1
 
     def __post_init__(self) -> None:
-        check_int(self.epochs, "epochs")
-        check_int(self.batch_size, "batch_size")
+        for name in ("epochs", "batch_size", "patience"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) and value == "auto"):
+                _check_int_or_auto(value, name)
+        if not (
+            isinstance(self.early_stopping, bool)
+            or (isinstance(self.early_stopping, str) and self.early_stopping == "auto")
+        ):
+            raise InvalidParameterError(
+                "`early_stopping` must be True, False or 'auto'. "
+                f"Received: early_stopping={short_repr(self.early_stopping)}."
+            )
+        _check_fraction(self.validation_fraction, "validation_fraction", 0.5)
         check_int(self.seed, "seed", minimum=0)
         if self.model_fn is not None and not callable(self.model_fn):
             raise InvalidParameterError(
                 "`model_fn` must be a function that returns a Keras model. "
                 f"Received: model_fn={short_repr(self.model_fn)}."
             )
-        rate = self.learning_rate
-        if (
-            not isinstance(rate, numbers.Real)
-            or isinstance(rate, bool)
-            or not 0 < float(rate) < 1
-        ):
-            raise InvalidParameterError(
-                "`learning_rate` must be a float in (0, 1). "
-                f"Received: learning_rate={short_repr(rate)}."
-            )
+        _check_fraction(self.learning_rate, "learning_rate", 1)
 
     @property
     def model_name(self) -> str:
@@ -73,6 +108,39 @@ class Recipe:
         if self.model_fn is None:
             return "default MLP"
         return _function_name(self.model_fn)
+
+    @property
+    def resolved(self) -> bool:
+        """Whether every ``"auto"`` setting has been given a value (:meth:`for_rows`)."""
+        return not any(
+            isinstance(getattr(self, name), str)
+            for name in ("epochs", "batch_size", "early_stopping", "patience")
+        )
+
+    def for_rows(self, n_rows: int) -> Recipe:
+        """This recipe with its ``"auto"`` settings decided for a table of ``n_rows``
+        rows (a resolved recipe is returned as it is)."""
+        if self.resolved:
+            return self
+        n_rows = check_int(n_rows, "n_rows")
+        epochs = auto_epochs(n_rows) if self.epochs == "auto" else self.epochs
+        stopping = self.early_stopping
+        if stopping == "auto":
+            stopping = self.epochs == "auto"
+        patience = self.patience
+        if patience == "auto":
+            patience = max(5, epochs // 10)
+        return dataclasses.replace(
+            self,
+            epochs=epochs,
+            batch_size=(
+                auto_batch_size(n_rows)
+                if self.batch_size == "auto"
+                else self.batch_size
+            ),
+            early_stopping=stopping,
+            patience=patience,
+        )
 
     def build(self, input_shape: tuple[int, ...], n_classes: int, *, seed: int) -> Any:
         """A compiled Keras model, its initial weights seeded by ``seed``."""
@@ -94,13 +162,34 @@ class Recipe:
 
     def settings(self) -> dict[str, Any]:
         """The recipe as plain data (for results and model cards)."""
-        return {
+        settings = {
             "model": self.model_name,
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "learning_rate": float(self.learning_rate),
             "seed": self.seed,
         }
+        if self.early_stopping is not False:
+            settings["early_stopping"] = {
+                "patience": self.patience,
+                "validation_fraction": float(self.validation_fraction),
+                "monitor": "balanced log loss",
+            }
+        return settings
+
+
+def auto_epochs(n_rows: int) -> int:
+    """The epoch budget of ``epochs="auto"`` for a table of ``n_rows`` rows:
+    ``200 * sqrt(1000 / n_rows)``, between 10 and 200 (200 up to 1,000 rows, 63 at
+    10,000, 20 at 100,000, 10 from 400,000). Early stopping ends most runs sooner."""
+    return int(min(200, max(10, round(200 * math.sqrt(1000 / max(n_rows, 1))))))
+
+
+def auto_batch_size(n_rows: int) -> int:
+    """The batch size of ``batch_size="auto"``: the power of two nearest
+    ``n_rows / 64``, between 64 and 2,048 (64 up to 4,096 rows, 128 at 10,000, 2,048
+    from about 95,000). An epoch is then at least ~64 steps until the cap."""
+    return int(min(2048, max(64, 2 ** round(math.log2(max(n_rows, 1) / 64)))))
 
 
 def resolve_recipe(recipe: Recipe | None, **overrides: Any) -> Recipe:
@@ -129,3 +218,25 @@ def _function_name(function: Any) -> str:
     module = getattr(function, "__module__", None) or ""
     name = getattr(function, "__qualname__", None) or type(function).__name__
     return f"{module}:{name}" if module and module != "__main__" else name
+
+
+def _check_int_or_auto(value: Any, name: str) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise InvalidParameterError(
+            f"`{name}` must be an int >= 1 or 'auto'. "
+            f"Received: {name}={short_repr(value)}."
+        )
+    return int(value)
+
+
+def _check_fraction(value: Any, name: str, high: float) -> None:
+    """``value`` must be a real number in (0, high)."""
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not 0 < float(value) < high
+    ):
+        raise InvalidParameterError(
+            f"`{name}` must be a float in (0, {high}). "
+            f"Received: {name}={short_repr(value)}."
+        )

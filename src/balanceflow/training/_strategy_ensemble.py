@@ -17,7 +17,7 @@ from balanceflow._validation import (
 )
 from balanceflow.ensemble import COMBINE_METHODS, combine_proba, fit_vote_weights
 from balanceflow.exceptions import DataError, InvalidParameterError, NotFittedError
-from balanceflow.strategies import EpochwiseBalance, Resample, Strategy, get
+from balanceflow.strategies import Ensemble, EpochwiseBalance, Resample, Strategy, get
 from balanceflow.training._recipe import Recipe
 from balanceflow.training._runners import get_runner
 from balanceflow.training._trial import Trial, TrialData, rebuild_model
@@ -57,8 +57,9 @@ class StrategyEnsemble:
         cross-entropy. Binary models have one sigmoid unit (or two softmax units);
         multi-class models one softmax unit per class.
     strategies : sequence of str, Strategy or samplers, default=("none", "over", "under")
-        One member per entry (single-model strategies; an ensemble preset is not a
-        member).
+        One member per entry: a single-model strategy, or a soft vote of them such as
+        ``"balanced_bagging"`` (five models, each on its own random under-sample) or
+        ``"seed_ensemble"``, whose models all train and count together as one member.
     combine : {"soft", "hard", "weighted"}, default="soft"
         ``"soft"``: mean probability. ``"hard"``: majority vote of the members' labels (the
         probability is the share of votes; ties go to the larger mean probability).
@@ -73,10 +74,18 @@ class StrategyEnsemble:
     Attributes
     ----------
     members_ : list of keras.Model
+        One model per single-model strategy (a soft-vote member gives several).
+    strategies_ : list of Strategy
+        The strategy of each model of ``members_``.
+    combine_ : str
+        How the models combine: ``combine``, or ``"weighted"`` when a soft vote has a
+        soft-vote member (each member then counts once in the mean).
     classes_ : ndarray
         The labels, in class-index order.
-    weights_ : ndarray of shape (n_members,)
-        The combination weights (uniform unless ``combine="weighted"``).
+    weights_ : ndarray of shape (n_models,)
+        The combination weights (uniform unless ``combine="weighted"`` or a member is a
+        soft vote: ``["over", "balanced_bagging"]`` gives 1/2 to over and 1/10 to each
+        of the five bagged models).
 
     Examples
     --------
@@ -135,14 +144,38 @@ class StrategyEnsemble:
                     [_retarget(p, self.sampling_strategy) for p in strategy.parts],
                     description=strategy.description,
                 )
+            if isinstance(strategy, Ensemble) and strategy.combine_method == "soft":
+                if self.combine == "hard":
+                    raise InvalidParameterError(
+                        f"{strategy.name!r} is a soft vote of {len(strategy.leaves())} "
+                        "models: it can be a member of a 'soft' or 'weighted' "
+                        "StrategyEnsemble, not of a hard vote. Received: "
+                        f"strategies={short_repr(self.strategies)}, combine='hard'."
+                    )
+                members.append(list(strategy.leaves()))
+                continue
             if not isinstance(strategy, Strategy):
                 raise InvalidParameterError(
-                    f"Ensemble members are single-model strategies; {strategy.name!r} is "
-                    f"a {type(strategy).__name__}. Received: strategies="
+                    f"Ensemble members are single-model strategies or soft votes of "
+                    f"them (balanced_bagging, seed_ensemble); {strategy.name!r} is a "
+                    f"{type(strategy).__name__}. Received: strategies="
                     f"{short_repr(self.strategies)}."
                 )
             members.append(strategy)
         return members
+
+    def _leaves(self) -> tuple[list[Strategy], np.ndarray | None]:
+        """The models to train, and (when a member is a soft vote of several) the
+        weight of each in the mean: each member counts once, its models equally."""
+        members = self._members()
+        leaves: list[Strategy] = []
+        weights: list[float] = []
+        for member in members:
+            group = member if isinstance(member, list) else [member]
+            leaves += group
+            weights += [1.0 / (len(members) * len(group))] * len(group)
+        nested = any(isinstance(member, list) for member in members)
+        return leaves, np.array(weights) if nested else None
 
     def fit(
         self,
@@ -179,7 +212,7 @@ class StrategyEnsemble:
         verbose : int, optional
             Accepted for compatibility; members train silently.
         """
-        members = self._members()
+        members, nested_weights = self._leaves()
         unknown = sorted(set(fit_options) - set(_FIT_OPTIONS))
         if unknown:
             raise InvalidParameterError(
@@ -237,8 +270,13 @@ class StrategyEnsemble:
             )
         self.members_ = [models[i] for i in range(len(trials))]
         self.strategies_ = members
+        # How the members' probabilities combine: a soft vote with a soft-vote member
+        # (balanced_bagging) is a weighted mean in which each member counts once.
+        self.combine_ = self.combine
         if self.combine == "weighted":
             self.weights_ = fit_vote_weights(self.member_proba(val[0]), val[1])
+        elif nested_weights is not None:
+            self.combine_, self.weights_ = "weighted", nested_weights
         else:
             self.weights_ = np.full(len(self.members_), 1.0 / len(self.members_))
         return self
@@ -270,7 +308,7 @@ class StrategyEnsemble:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Combined class probabilities, shape (n_samples, n_classes)."""
-        return combine_proba(self.member_proba(X), self.combine, self.weights_)
+        return combine_proba(self.member_proba(X), self.combine_, self.weights_)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (from ``classes_``): the class of highest combined probability."""
@@ -288,7 +326,7 @@ class StrategyEnsemble:
         return combine_models(
             self.members_,
             self.input_shape_,
-            self.combine,
+            self.combine_,
             self.weights_,
             self.n_classes_,
         )

@@ -42,6 +42,7 @@ __all__ = [
     "run_trial",
     "train_alone",
     "train_model",
+    "training_rows",
     "transform_frame",
 ]
 
@@ -115,6 +116,7 @@ class TrialResult:
 
     ``engine`` says how it trained: ``"loop"`` (alone) or ``"fused"`` (stacked with
     ``group_size - 1`` others); ``engine_note`` why a trial of a fused run trained alone.
+    ``best_epoch``: with early stopping, the epoch (0-based) whose weights it kept.
     """
 
     tag: Any
@@ -124,6 +126,7 @@ class TrialResult:
     engine: str = "loop"
     group_size: int = 1
     engine_note: str = ""
+    best_epoch: int | None = None
 
 
 def limit_threads(threads: int | None) -> None:
@@ -148,12 +151,17 @@ def train_model(
     seed: int,
     recipe: Any,
     n_classes: int,
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Any:
     """Train ``strategy`` from the snapshot ``state`` on ``(X, y)``; return the model.
 
     The strategy's parts turn the rows into a :class:`TrainingSetup`, one change each;
     then the model is compiled with the setup's loss (if any) and fit: on a balanced
-    ``tf.data`` pipeline when the setup has one, else every row once per epoch.
+    ``tf.data`` pipeline when the setup has one, else every row once per epoch. With
+    ``validation`` (held-out rows and labels, untouched by the parts, and the prior the
+    strategy trains under on ``y``), the model stops early on them
+    (``recipe.patience``) and keeps its best epoch's weights; ``model.best_epoch_`` says
+    which epoch that was.
     """
     import keras
 
@@ -169,6 +177,13 @@ def train_model(
         setup = part.apply(setup)
     model = state.restore(loss=setup.loss)
     keras.utils.set_random_seed(seed)
+    callbacks = list(setup.callbacks)
+    stopper = None
+    if validation is not None:
+        from balanceflow.training._stopping import best_epoch_callback
+
+        stopper = best_epoch_callback(*validation, recipe.patience)
+        callbacks.append(stopper)
     if setup.pipeline is not None:
         from balanceflow.data import balanced_dataset
 
@@ -185,7 +200,7 @@ def train_model(
             dataset,
             epochs=setup.epochs,
             verbose=0,
-            callbacks=list(setup.callbacks),
+            callbacks=callbacks,
             shuffle=False,
             class_weight=setup.class_weight,
         )
@@ -199,9 +214,10 @@ def train_model(
             epochs=setup.epochs,
             batch_size=setup.batch_size,
             seed=seed,
-            callbacks=list(setup.callbacks),
+            callbacks=callbacks,
             class_weight=setup.class_weight,
         )
+    model.best_epoch_ = None if stopper is None else stopper.best_epoch
     return model
 
 
@@ -234,25 +250,58 @@ def run_trial(
 def train_alone(data: TrialData, recipe: Any, trial: Trial) -> TrialResult:
     """Train one trial alone (the caller holds the run lock); its result."""
     from balanceflow._models import predict_proba
+    from balanceflow.training._stopping import training_prior
 
     start = time.perf_counter()
+    recipe = recipe.for_rows(len(data.codes))
     X = frame_arrays(data, trial.frame)
     state = _initial_state(data, recipe, trial, X)
-    rows = trial.train_rows
+    rows, held = training_rows(data, recipe, trial)
     model = train_model(
         trial.strategy,
         state,
-        X if rows is None else X[rows],
-        data.codes if rows is None else data.codes[rows],
+        X[rows],
+        data.codes[rows],
         seed=trial.seed,
         recipe=recipe,
         n_classes=data.n_classes,
+        validation=None
+        if held is None
+        else (
+            X[held],
+            data.codes[held],
+            training_prior(trial.strategy, data.codes[rows], data.n_classes),
+        ),
     )
     proba = None
     if trial.score_rows is not None:
         proba = predict_proba(model, X[trial.score_rows], data.n_classes)
     weights = model.get_weights() if trial.keep_model else None
-    return TrialResult(trial.tag, proba, weights, time.perf_counter() - start)
+    return TrialResult(
+        trial.tag,
+        proba,
+        weights,
+        time.perf_counter() - start,
+        best_epoch=model.best_epoch_,
+    )
+
+
+def training_rows(
+    data: TrialData, recipe: Any, trial: Trial
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The rows a trial trains on and, with early stopping, the rows it holds out of
+    them to stop on (None without). Both engines call this, so they split alike; the
+    held-out rows are a subset of ``trial.train_rows``, never of the scored rows."""
+    rows = (
+        np.arange(len(data.codes))
+        if trial.train_rows is None
+        else np.asarray(trial.train_rows)
+    )
+    if not recipe.early_stopping:
+        return rows, None
+    from balanceflow.training._stopping import validation_rows
+
+    return validation_rows(rows, data.codes, recipe.validation_fraction, trial.seed)
 
 
 def frame_arrays(data: TrialData, frame: Hashable) -> np.ndarray:
