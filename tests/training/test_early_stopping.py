@@ -94,7 +94,7 @@ def test_auto_settings_follow_the_table_size():
         200,
         63,
         20,
-        10,
+        20,
     ]
     assert [auto_batch_size(n) for n in (200, 4096, 10_000, 100_000, 1_000_000)] == [
         64,
@@ -161,9 +161,9 @@ def stopped(table):
     seen: dict[str, list[np.ndarray]] = {"loop": [], "fused": []}
     original = _stopping.best_epoch_callback
 
-    def spy_callback(X_val, y_val, prior, patience):
+    def spy_callback(X_val, *args):
         seen["loop"].append(_ids(X_val, n))
-        return original(X_val, y_val, prior, patience)
+        return original(X_val, *args)
 
     class SpyStack(_fused._Stack):
         def __init__(self, *args, **kwargs):
@@ -370,3 +370,14 @@ def test_compare_holds_out_rows_of_each_training_fold_only(monkeypatch):
         assert result.settings["epochs"] == 4
         assert result.settings["early_stopping"]["patience"] == 2
         assert "early stopping kept epoch" in result.settings["engine"]
+
+
+def test_deferred_reweighting_is_judged_from_its_first_reweighted_epoch(stopped):
+    """ldam_drw re-weights from epoch round(0.8 * 30) = 24: early stopping keeps no
+    epoch before that (it would silently drop the re-weighting), on either engine,
+    while the models without a schedule may stop long before it."""
+    _, loop, fused, *_ = stopped
+    for results in (loop, fused):
+        epochs = {r.tag: r.best_epoch for r in results}
+        assert epochs["ldam_drw"] >= 24, epochs
+        assert min(epochs.values()) < 24, epochs

@@ -236,8 +236,12 @@ class _Member:
             self.steps_per_epoch = -(-n // batch_size)
         self.seed = setup.seed
         self.total_steps = self.steps_per_epoch * self.epochs
-        # Early stopping: pool positions of the held-out rows, and their weights.
-        self.validation: tuple[np.ndarray, np.ndarray] | None = None
+        # Early stopping: pool positions of the held-out rows, their weights and the
+        # prior the member trains under; the first epoch it may keep.
+        self.validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        from balanceflow.training._stopping import first_scored_epoch
+
+        self.first_scored = first_scored_epoch(self.callbacks)
         self.done = 0
         self._epoch = -1
         self._batches: list[
@@ -248,9 +252,11 @@ class _Member:
         return self.steps_per_epoch - self.done % self.steps_per_epoch
 
     def epoch_ending_at(self, step: int) -> int:
-        """The epoch that the member's ``step``-th step (0-based) ends, or -1."""
+        """The epoch that the member's ``step``-th step (0-based) ends, or -1 (also for
+        an epoch before the first one early stopping may keep)."""
         if (step + 1) % self.steps_per_epoch == 0:
-            return (step + 1) // self.steps_per_epoch - 1
+            epoch = (step + 1) // self.steps_per_epoch - 1
+            return epoch if epoch >= self.first_scored else -1
         return -1
 
     def epoch_starts_now(self) -> int | None:

@@ -23,6 +23,7 @@ from balanceflow._validation import derive_seed
 __all__ = [
     "BestEpoch",
     "balanced_log_loss",
+    "first_scored_epoch",
     "row_weights",
     "training_prior",
     "validation_rows",
@@ -91,8 +92,19 @@ def balanced_log_loss(
     return float(np.sum(-np.log(p.astype(np.float64)) * row_weights(labels)))
 
 
+def first_scored_epoch(callbacks: Any) -> int:
+    """The first epoch early stopping may keep: a model with deferred re-weighting is
+    judged from the epoch its re-weighting starts (before, it trains another objective,
+    and stopping there would silently drop the re-weighting)."""
+    return max((int(getattr(cb, "start_epoch", 0)) for cb in callbacks), default=0)
+
+
 def best_epoch_callback(
-    X: np.ndarray, y: np.ndarray, prior: np.ndarray | None, patience: int
+    X: np.ndarray,
+    y: np.ndarray,
+    prior: np.ndarray | None,
+    patience: int,
+    first_epoch: int = 0,
 ) -> Any:
     """A :class:`BestEpoch` callback (built here so that Keras is imported lazily)."""
     import keras
@@ -100,7 +112,7 @@ def best_epoch_callback(
     class _BestEpoch(BestEpoch, keras.callbacks.Callback):
         pass
 
-    return _BestEpoch(X, y, prior, patience)
+    return _BestEpoch(X, y, prior, patience, first_epoch)
 
 
 class BestEpoch:
@@ -109,15 +121,20 @@ class BestEpoch:
     and leave the model with its best epoch's weights.
 
     ``best_epoch`` (0-based) and ``best_score`` are set once training ends; an epoch
-    scoring NaN never counts as better.
+    scoring NaN never counts as better. Epochs before ``first_epoch`` are not scored.
     """
 
     def __init__(
-        self, X: np.ndarray, y: np.ndarray, prior: np.ndarray | None, patience: int
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        prior: np.ndarray | None,
+        patience: int,
+        first_epoch: int = 0,
     ):
         super().__init__()
         self.X, self.y, self.patience = X, np.asarray(y), int(patience)
-        self.prior = prior
+        self.prior, self.first_epoch = prior, int(first_epoch)
         self.best_score = np.inf
         self.best_epoch = -1
         self.best_weights: list[np.ndarray] | None = None
@@ -134,6 +151,8 @@ class BestEpoch:
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         import keras
 
+        if epoch < self.first_epoch:
+            return
         outputs = keras.ops.convert_to_numpy(self.model(self.X, training=False))
         score = balanced_log_loss(outputs, self.y, self.prior)
         if score < self.best_score:

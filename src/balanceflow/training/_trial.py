@@ -180,9 +180,14 @@ def train_model(
     callbacks = list(setup.callbacks)
     stopper = None
     if validation is not None:
-        from balanceflow.training._stopping import best_epoch_callback
+        from balanceflow.training._stopping import (
+            best_epoch_callback,
+            first_scored_epoch,
+        )
 
-        stopper = best_epoch_callback(*validation, recipe.patience)
+        stopper = best_epoch_callback(
+            *validation, recipe.patience, first_scored_epoch(setup.callbacks)
+        )
         callbacks.append(stopper)
     if setup.pipeline is not None:
         from balanceflow.data import balanced_dataset
