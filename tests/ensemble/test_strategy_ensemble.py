@@ -152,43 +152,37 @@ def test_errors(data):
         StrategyEnsemble(small_model).predict(X)
 
 
-def _majority_rows_seen(ens, X, y):
-    """The training rows each member's strategy feeds it (its sampler's indices)."""
-    from balanceflow._validation import derive_seed
-    from balanceflow.strategies import TrainingSetup
-
-    codes = (y == ens.classes_[1]).astype(int)
-    seen = []
-    for i, strategy in enumerate(ens.strategies_):
-        seed = derive_seed(ens.seed, "member", i, strategy.name)
-        setup = TrainingSetup(
-            X=X, y=codes, n_classes=2, epochs=1, batch_size=32, seed=seed
-        )
-        for part in strategy.parts:
-            setup = part.apply(setup)
-        seen.append(setup.source_rows)
-    return codes, seen
-
-
 def test_balanced_bagging_as_a_member_trains_each_bag_and_saves_their_mean(
     data, tmp_path
 ):
     """balanced_bagging in a StrategyEnsemble: five Keras models, each on every minority
     row and its own majority rows; with "over" beside it, each member counts once
     (over 1/2, each bag 1/10), in predict_proba and in the one saved file."""
+    from balanceflow.strategies import Resample
+
     X, y, X_val, _ = data
-    ens = StrategyEnsemble(small_model, ["over", "balanced_bagging"], seed=2)
-    ens.fit(X, y, epochs=2, verbose=0)
+    seen = []  # the rows each resampling part hands its model during fit
+    original = Resample.apply
+
+    def spy(self, setup):
+        out = original(self, setup)
+        seen.append((self.sampler, out.source_rows))
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Resample, "apply", spy)
+        ens = StrategyEnsemble(small_model, ["over", "balanced_bagging"], seed=2)
+        ens.fit(X, y, epochs=2, verbose=0)
     names = [s.name for s in ens.strategies_]
     assert names == ["over"] + [f"balanced_bagging_{i}" for i in range(1, 6)]
-    codes, seen = _majority_rows_seen(ens, X, y)
-    rare = int(np.argmin(np.bincount(codes)))  # "fraud", class 0
-    minority = set(np.flatnonzero(codes == rare))
+    bags = [rows for sampler, rows in seen if sampler == "under"]
+    assert len(bags) == 5
+    rare = y == "fraud"
     majorities = []
-    for rows in seen[1:]:
-        assert set(rows[codes[rows] == rare]) == minority
-        majorities.append(frozenset(rows[codes[rows] != rare]))
-        assert len(majorities[-1]) == len(minority)
+    for rows in bags:
+        assert set(rows[rare[rows]]) == set(np.flatnonzero(rare))
+        majorities.append(frozenset(rows[~rare[rows]]))
+        assert len(majorities[-1]) == rare.sum()
     assert len(set(majorities)) == 5
     members = ens.member_proba(X_val)
     expected = 0.5 * members[0] + 0.5 * members[1:].mean(axis=0)
@@ -214,3 +208,25 @@ def test_a_soft_vote_member_cannot_join_a_hard_vote(data):
         StrategyEnsemble(small_model, ["none", "balanced_bagging"], combine="hard").fit(
             X, y, epochs=1
         )
+
+
+def test_sampling_strategy_and_weighted_vote_reach_a_soft_vote_member(data):
+    """The ensemble's sampling_strategy reaches the bagged models too, and a weighted
+    vote fits one weight per member, shared equally by a soft vote's models."""
+    X, y, X_val, y_val = data
+    ens = StrategyEnsemble(
+        small_model,
+        ["none", "balanced_bagging"],
+        combine="weighted",
+        sampling_strategy=0.5,
+        seed=1,
+    )
+    ens.fit(X, y, validation_data=(X_val, y_val), epochs=1, verbose=0)
+    for strategy in ens.strategies_[1:]:
+        assert strategy.parts[0].sampling_strategy == 0.5
+    bag = ens.weights_[1:]
+    np.testing.assert_allclose(bag, bag[0])  # the five bags share one weight
+    assert ens.weights_.sum() == pytest.approx(1.0)
+    members = ens.member_proba(X_val)
+    expected = ens.weights_[0] * members[0] + bag.sum() * members[1:].mean(axis=0)
+    np.testing.assert_allclose(ens.predict_proba(X_val), expected, rtol=1e-6)

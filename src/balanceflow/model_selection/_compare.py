@@ -72,7 +72,8 @@ __all__ = ["ProgressCallback", "Target", "compare", "score_fold"]
 # 2: one tf.data pipeline for all epochs (fit_arrays) instead of model.fit on arrays.
 # 3: trials keyed by the strategy's parts (the same training as protocol 2).
 # 4: epoch row orders from numpy (epoch_order), shared by the loop and fused engines.
-TRIAL_PROTOCOL = 4
+# 5: early stopping (held-out rows, deferred re-weighting judged from its start).
+TRIAL_PROTOCOL = 5
 
 
 class ProgressCallback(Protocol):
@@ -623,6 +624,7 @@ def run_with_store(
                 None,
                 record["fit_seconds"],
                 engine="stored",
+                best_epoch=record.get("best_epoch"),
             )
     done, total = len(outputs), len(trials)
     if progress is not None:
@@ -646,6 +648,7 @@ def run_with_store(
                     "fold": result.tag[1],
                     "proba": result.proba,
                     "fit_seconds": result.fit_seconds,
+                    "best_epoch": result.best_epoch,
                 }
             )
         done += 1

@@ -513,6 +513,8 @@ class _Stack:
         probs = probs / tf.reduce_sum(probs, axis=2, keepdims=True)
         p = tf.gather(probs, labels, axis=2, batch_dims=2)
         losses = -tf.math.log(tf.clip_by_value(p, EPSILON, 1 - EPSILON))
+        # Padding entries (weight 0) must not bring a NaN in (NaN * 0 is NaN).
+        losses = tf.where(self.val_weights > 0, losses, 0.0)
         score = tf.reduce_sum(losses * self.val_weights, axis=1)
         better = due & (score < self.best_score)
         self.best.assign(tf.where(better[:, None], self.params, self.best))

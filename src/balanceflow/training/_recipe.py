@@ -94,6 +94,27 @@ class Recipe:
                 f"Received: early_stopping={short_repr(self.early_stopping)}."
             )
         _check_fraction(self.validation_fraction, "validation_fraction", 0.5)
+        stops = (
+            self.early_stopping
+            if isinstance(self.early_stopping, bool)
+            else self.epochs == "auto"
+        )
+        unused = [
+            name
+            for name, given in (
+                ("patience", self.patience != "auto"),
+                ("validation_fraction", float(self.validation_fraction) != 0.1),
+            )
+            if given
+        ]
+        if not stops and unused:
+            name = unused[0]
+            raise InvalidParameterError(
+                f"`{name}` applies to early stopping, which is off here (epochs="
+                f"{self.epochs!r} trains exactly that many epochs). Pass "
+                f"early_stopping=True, or leave `{name}` out. Received: "
+                f"{name}={short_repr(getattr(self, name))}."
+            )
         check_int(self.seed, "seed", minimum=0)
         if self.model_fn is not None and not callable(self.model_fn):
             raise InvalidParameterError(
@@ -112,10 +133,10 @@ class Recipe:
     @property
     def resolved(self) -> bool:
         """Whether every ``"auto"`` setting has been given a value (:meth:`for_rows`)."""
-        return not any(
-            isinstance(getattr(self, name), str)
-            for name in ("epochs", "batch_size", "early_stopping", "patience")
-        )
+        names = ["epochs", "batch_size", "early_stopping"]
+        if self.early_stopping is True:
+            names.append("patience")
+        return not any(isinstance(getattr(self, name), str) for name in names)
 
     def for_rows(self, n_rows: int) -> Recipe:
         """This recipe with its ``"auto"`` settings decided for a table of ``n_rows``
@@ -128,7 +149,7 @@ class Recipe:
         if stopping == "auto":
             stopping = self.epochs == "auto"
         patience = self.patience
-        if patience == "auto":
+        if patience == "auto" and stopping:
             patience = max(5, epochs // 10)
         return dataclasses.replace(
             self,
@@ -189,7 +210,7 @@ def auto_epochs(n_rows: int) -> int:
 def auto_batch_size(n_rows: int) -> int:
     """The batch size of ``batch_size="auto"``: the power of two nearest
     ``n_rows / 64``, between 64 and 2,048 (64 up to 4,096 rows, 128 at 10,000, 2,048
-    from about 95,000). An epoch is then at least ~64 steps until the cap."""
+    from about 95,000). An epoch is then about 45 to 90 steps, until the cap."""
     return int(min(2048, max(64, 2 ** round(math.log2(max(n_rows, 1) / 64)))))
 
 

@@ -42,7 +42,8 @@ def validation_rows(
 
     Stratified: each class gives ``round(fraction * count)`` of its rows (at least one,
     and never its last one), drawn from ``seed``; at most :data:`MAX_VALIDATION_ROWS` in
-    all. Both parts keep the order of ``rows``.
+    all. Both parts keep the order of ``rows``. The trials of one fold share ``seed``
+    (their initial-weights seed), so every strategy there holds out the same rows.
     """
     rows = np.asarray(rows)
     labels = codes[rows]
@@ -55,6 +56,9 @@ def validation_rows(
             continue
         take = min(len(where) - 1, max(1, round(fraction * len(where))))
         held[rng.choice(where, size=take, replace=False)] = True
+    extra = int(held.sum()) - MAX_VALIDATION_ROWS  # rounding per class can overshoot
+    if extra > 0:
+        held[rng.choice(np.flatnonzero(held), size=extra, replace=False)] = False
     return rows[~held], rows[held]
 
 
@@ -69,10 +73,15 @@ def row_weights(labels: np.ndarray) -> np.ndarray:
 
 
 def training_prior(strategy: Any, labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """The class prior ``strategy`` trains under on rows with these labels."""
+    """The class prior ``strategy`` trains under on rows with these labels; equal
+    priors (no correction) where no prior describes it (status ``"unknown"``: LDAM's
+    margins, cleaning samplers, parts of your own), as ``compare`` leaves those models'
+    probabilities as trained."""
     counts = np.bincount(np.asarray(labels), minlength=n_classes)
-    prior = np.asarray(strategy.prior_state(counts).prior, dtype=np.float64)
-    return np.clip(prior, EPSILON, None)
+    state = strategy.prior_state(counts)
+    if state.status == "unknown":
+        return np.full(n_classes, 1.0 / n_classes)
+    return np.clip(np.asarray(state.prior, dtype=np.float64), EPSILON, None)
 
 
 def balanced_log_loss(

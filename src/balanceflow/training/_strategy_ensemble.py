@@ -85,7 +85,8 @@ class StrategyEnsemble:
     weights_ : ndarray of shape (n_models,)
         The combination weights (uniform unless ``combine="weighted"`` or a member is a
         soft vote: ``["over", "balanced_bagging"]`` gives 1/2 to over and 1/10 to each
-        of the five bagged models).
+        of the five bagged models; with ``"weighted"``, each member's fitted weight is
+        shared equally by its models).
 
     Examples
     --------
@@ -135,15 +136,8 @@ class StrategyEnsemble:
                     type(item).__name__, [Resample(item, self.sampling_strategy)]
                 )
             strategy = get(item)
-            if isinstance(strategy, Strategy) and not (
-                isinstance(self.sampling_strategy, str)
-                and self.sampling_strategy == "auto"
-            ):
-                strategy = Strategy(
-                    strategy.name,
-                    [_retarget(p, self.sampling_strategy) for p in strategy.parts],
-                    description=strategy.description,
-                )
+            if isinstance(strategy, Strategy):
+                strategy = self._retargeted(strategy)
             if isinstance(strategy, Ensemble) and strategy.combine_method == "soft":
                 if self.combine == "hard":
                     raise InvalidParameterError(
@@ -152,7 +146,7 @@ class StrategyEnsemble:
                         "StrategyEnsemble, not of a hard vote. Received: "
                         f"strategies={short_repr(self.strategies)}, combine='hard'."
                     )
-                members.append(list(strategy.leaves()))
+                members.append([self._retargeted(leaf) for leaf in strategy.leaves()])
                 continue
             if not isinstance(strategy, Strategy):
                 raise InvalidParameterError(
@@ -164,18 +158,26 @@ class StrategyEnsemble:
             members.append(strategy)
         return members
 
-    def _leaves(self) -> tuple[list[Strategy], np.ndarray | None]:
-        """The models to train, and (when a member is a soft vote of several) the
-        weight of each in the mean: each member counts once, its models equally."""
-        members = self._members()
+    def _retargeted(self, strategy: Strategy) -> Strategy:
+        """``strategy`` with the ensemble's ``sampling_strategy`` on its resampling."""
+        if isinstance(self.sampling_strategy, str) and self.sampling_strategy == "auto":
+            return strategy
+        return Strategy(
+            strategy.name,
+            [_retarget(p, self.sampling_strategy) for p in strategy.parts],
+            description=strategy.description,
+        )
+
+    def _leaves(self) -> tuple[list[Strategy], list[list[int]]]:
+        """The models to train, and the positions of each member's models among them
+        (one position for a single-model member, several for a soft vote)."""
         leaves: list[Strategy] = []
-        weights: list[float] = []
-        for member in members:
+        groups: list[list[int]] = []
+        for member in self._members():
             group = member if isinstance(member, list) else [member]
+            groups.append(list(range(len(leaves), len(leaves) + len(group))))
             leaves += group
-            weights += [1.0 / (len(members) * len(group))] * len(group)
-        nested = any(isinstance(member, list) for member in members)
-        return leaves, np.array(weights) if nested else None
+        return leaves, groups
 
     def fit(
         self,
@@ -212,7 +214,7 @@ class StrategyEnsemble:
         verbose : int, optional
             Accepted for compatibility; members train silently.
         """
-        members, nested_weights = self._leaves()
+        members, groups = self._leaves()
         unknown = sorted(set(fit_options) - set(_FIT_OPTIONS))
         if unknown:
             raise InvalidParameterError(
@@ -270,13 +272,21 @@ class StrategyEnsemble:
             )
         self.members_ = [models[i] for i in range(len(trials))]
         self.strategies_ = members
-        # How the members' probabilities combine: a soft vote with a soft-vote member
-        # (balanced_bagging) is a weighted mean in which each member counts once.
+        # How the models' probabilities combine. A soft-vote member (balanced_bagging)
+        # counts once, its models equally: the mean is then a weighted one.
         self.combine_ = self.combine
-        if self.combine == "weighted":
-            self.weights_ = fit_vote_weights(self.member_proba(val[0]), val[1])
-        elif nested_weights is not None:
-            self.combine_, self.weights_ = "weighted", nested_weights
+        nested = len(groups) < len(self.members_)
+        if self.combine == "weighted" or nested:
+            if self.combine == "weighted":  # one weight per member, fit on val
+                proba = self.member_proba(val[0])
+                means = np.stack([proba[g].mean(axis=0) for g in groups])
+                per_member = fit_vote_weights(means, val[1])
+            else:
+                per_member = np.full(len(groups), 1.0 / len(groups))
+            self.weights_ = np.zeros(len(self.members_))
+            for group, weight in zip(groups, per_member):
+                self.weights_[group] = weight / len(group)
+            self.combine_ = "weighted"
         else:
             self.weights_ = np.full(len(self.members_), 1.0 / len(self.members_))
         return self
@@ -299,7 +309,8 @@ class StrategyEnsemble:
             )
 
     def member_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities of every member: shape (n_members, n_samples, n_classes)."""
+        """Class probabilities of every model: shape (n_models, n_samples, n_classes)
+        (a soft-vote member gives one row per model)."""
         from balanceflow._models import predict_proba
 
         self._check_fitted()

@@ -116,7 +116,9 @@ class TrialResult:
 
     ``engine`` says how it trained: ``"loop"`` (alone) or ``"fused"`` (stacked with
     ``group_size - 1`` others); ``engine_note`` why a trial of a fused run trained alone.
-    ``best_epoch``: with early stopping, the epoch (0-based) whose weights it kept.
+    ``best_epoch``: with early stopping, the epoch (0-based) whose weights it kept; -1
+    when no epoch was scored (a budget too short to reach a deferred re-weighting), and
+    the last epoch's weights were kept.
     """
 
     tag: Any
@@ -165,6 +167,7 @@ def train_model(
     """
     import keras
 
+    recipe = recipe.for_rows(len(y))
     setup = TrainingSetup(
         X=X,
         y=y,
@@ -302,11 +305,15 @@ def training_rows(
         if trial.train_rows is None
         else np.asarray(trial.train_rows)
     )
-    if not recipe.early_stopping:
+    if not recipe.for_rows(len(data.codes)).early_stopping:
         return rows, None
     from balanceflow.training._stopping import validation_rows
 
-    return validation_rows(rows, data.codes, recipe.validation_fraction, trial.seed)
+    # Seeded by the initial-weights seed, which the trials of a fold share: every
+    # strategy of the fold holds out the same rows, so their scores stay paired.
+    return validation_rows(
+        rows, data.codes, recipe.validation_fraction, trial.init_seed
+    )
 
 
 def frame_arrays(data: TrialData, frame: Hashable) -> np.ndarray:
