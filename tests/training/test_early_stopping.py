@@ -110,6 +110,13 @@ def test_auto_settings_follow_the_table_size():
         True,
         6,
     )
+    # Early stopping needs 200 rows of every class (20 held out); below, a fixed budget
+    # of at most 60 epochs.
+    rare = Recipe().for_rows(np.repeat([0, 1], [9_801, 199]))
+    assert (rare.epochs, rare.batch_size, rare.early_stopping) == (60, 128, False)
+    enough = Recipe().for_rows(np.repeat(["a", "b"], [9_800, 200]))
+    assert (enough.epochs, enough.early_stopping, enough.patience) == (63, True, 6)
+    assert Recipe().for_rows(np.repeat([0, 1], [100, 30])).epochs == 60
     # Given epochs are trained exactly, unless early stopping is asked for.
     assert Recipe(epochs=30, batch_size=64).for_rows(10_000).early_stopping is False
     assert Recipe(epochs=30, early_stopping=True).for_rows(10).patience == 5

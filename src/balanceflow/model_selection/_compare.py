@@ -265,7 +265,7 @@ def compare(
     runner = get_runner(n_jobs, scheduler, engine)
     check_consistent_length(X, y)
     target = Target.from_labels(y, pos_label)
-    recipe = recipe.for_rows(len(target.codes))  # "auto" epochs and batch size
+    recipe = recipe.for_rows(target.codes)  # "auto" epochs, batch, stopping
     requested = _requested(strategies, tune_threshold, target)
     _check_target(target, requested, n_splits, threshold)
     if not isinstance(data_checks, bool):

@@ -151,7 +151,7 @@ def fit_best(
         )
     pool = resolve_strategies(candidates if strategy == "best" else [strategy])
     train_idx, hold_idx = _split_holdout(target, holdout, n_splits, recipe.seed)
-    recipe = recipe.for_rows(len(train_idx))  # "auto" epochs and batch size
+    recipe = recipe.for_rows(target.codes[train_idx])  # "auto" settings
     labels = target.classes[target.codes]  # y as checked by Target
 
     result = compare(

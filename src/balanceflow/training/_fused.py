@@ -603,7 +603,7 @@ def fused_results(
     from balanceflow.exceptions import InvalidParameterError
 
     start = time.perf_counter()
-    recipe = recipe.for_rows(len(data.codes))
+    recipe = recipe.for_rows(data.codes)
     pooled = _frames_pool(data, trials)
     if pooled is None:
         spec, reason = None, "the rows are not table rows (rank 1)"

@@ -69,7 +69,7 @@ def run_group(
     falls back to one at a time, ``"fused"`` raises).
     """
     limit_threads(threads)
-    recipe = recipe.for_rows(len(data.codes))
+    recipe = recipe.for_rows(data.codes)
     with _RUN_LOCK:
         if engine == "loop" or len(trials) < 2:
             return [train_alone(data, recipe, trial) for trial in trials]

@@ -167,7 +167,7 @@ def train_model(
     """
     import keras
 
-    recipe = recipe.for_rows(len(y))
+    recipe = recipe.for_rows(y)
     setup = TrainingSetup(
         X=X,
         y=y,
@@ -261,7 +261,7 @@ def train_alone(data: TrialData, recipe: Any, trial: Trial) -> TrialResult:
     from balanceflow.training._stopping import training_prior
 
     start = time.perf_counter()
-    recipe = recipe.for_rows(len(data.codes))
+    recipe = recipe.for_rows(data.codes)
     X = frame_arrays(data, trial.frame)
     state = _initial_state(data, recipe, trial, X)
     rows, held = training_rows(data, recipe, trial)
@@ -305,7 +305,7 @@ def training_rows(
         if trial.train_rows is None
         else np.asarray(trial.train_rows)
     )
-    if not recipe.for_rows(len(data.codes)).early_stopping:
+    if not recipe.for_rows(data.codes).early_stopping:
         return rows, None
     from balanceflow.training._stopping import validation_rows
 
