@@ -527,7 +527,8 @@ EpochsOption = Annotated[
         parser=_auto_or_int,
         metavar="auto|N",
         help="Epochs per model: 'auto' (a budget from the table's size, with early "
-        "stopping on held-out training rows) or exactly N.",
+        "stopping on held-out training rows where every class has 200+ rows, else at "
+        "most 60) or exactly N.",
     ),
 ]
 EarlyStoppingOption = Annotated[
@@ -535,7 +536,7 @@ EarlyStoppingOption = Annotated[
     typer.Option(
         "--early-stopping/--no-early-stopping",
         help="Stop each model on 10% of its own training rows and keep its best epoch "
-        "(default: on with --epochs auto, off with --epochs N).",
+        "(default: on with --epochs auto where every class has 200+ rows, else off).",
         show_default=False,
     ),
 ]
