@@ -678,7 +678,7 @@ def describe_engines(results: Any) -> str:
     kept = [
         r.best_epoch + 1
         for r in results
-        if getattr(r, "best_epoch", None) is not None and r.best_epoch >= 0
+        if r.best_epoch is not None and r.best_epoch >= 0
     ]
     line = " + ".join(parts)
     if kept:
