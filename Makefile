@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+JAX_TESTS := tests/losses tests/callbacks/test_reweighting.py tests/training/test_fused_jax.py
 
 .PHONY: run test lint format bench clean
 
@@ -17,8 +18,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/balanceflow compare
 
+# The whole suite on TensorFlow, then what must also run on JAX: the losses, deferred
+# re-weighting and the fused engine.
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -p no:cacheprovider $(JAX_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

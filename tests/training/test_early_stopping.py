@@ -182,8 +182,8 @@ def stopped(table):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             if self.stopping:
-                rows = self.val_rows.numpy()
-                used = self.val_weights.numpy() > 0
+                rows, weights = (np.asarray(a) for a in self._held[:2])
+                used = weights > 0
                 seen["fused"].extend(_ids(X[r[u]], n) for r, u in zip(rows, used))
 
     data = TrialData(X, y, 2)
@@ -254,46 +254,13 @@ def test_the_kept_weights_are_those_of_training_to_the_best_epoch(
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
 
 
-def test_a_stopped_member_is_frozen_exactly():
+def test_a_stopped_member_is_frozen_exactly(two_member_stack, run_steps):
     """Once out of patience, a member's weights, moments and step count stay bit for bit
     while the other member trains on."""
-    import keras
-    import tensorflow as tf
-
-    from balanceflow.training._fused import _Stack, stack_spec
-
-    model = Recipe().build((4,), 2, seed=0)
-    spec, _ = stack_spec(model)
-    weights = [model.get_weights(), model.get_weights()]
-    rng = np.random.default_rng(1)
-    pool_x = tf.constant(rng.normal(size=(60, 4)).astype("f4"))
-    pool_y = tf.constant((np.arange(60) % 3 == 0).astype("i4"))
-    state = _Stack.initial_state(weights, stopping=True)
-    state["stopped"][1] = True  # member 1 ran out of patience
-    held = np.tile(np.arange(50, 60), (2, 1))
-    stack = _Stack(
-        spec,
-        state,
-        [keras.losses.BinaryCrossentropy()] * 2,
-        pool_x,
-        pool_y,
-        False,
-        [w.shape for w in weights[0]],
-        (held, np.full(held.shape, 0.1, "f4"), np.full((2, 2), 0.5, "f4"), 3),
-    )
+    stack = two_member_stack(stopping=True, stopped=(False, True))
     before = stack.state()
-    steps, size = 6, 8
-    rows = np.arange(steps * 2 * size).reshape(steps, 2, size) % 50
-    ends = np.tile(np.arange(steps, dtype="i4")[:, None], (1, 2))  # an epoch a step
-    stack.chunk(
-        rows,
-        rows,
-        np.zeros((steps, 2, size), "f4"),
-        np.ones((steps, 2, size), "f4"),
-        np.full((steps, 2), 1 / size, "f4"),
-        np.ones((steps, 2), bool),
-        ends,
-    )
+    ends = np.tile(np.arange(6, dtype="i4")[:, None], (1, 2))  # an epoch a step
+    run_steps(stack, 6, ends=ends)
     after = stack.state()
     for name in ("params", "m", "v", "t", "best", "best_epoch", "wait"):
         np.testing.assert_array_equal(after[name][1], before[name][1])

@@ -76,49 +76,21 @@ def test_the_models_actually_trained_and_differently(both_engines, table):
     assert not np.allclose(finals["focal"][0], finals["class_balanced"][0])
 
 
-def test_a_frozen_member_keeps_its_weights_and_adam_state_exactly():
+def test_a_frozen_member_keeps_its_weights_and_adam_state_exactly(
+    two_member_stack, run_steps
+):
     """A member inactive in a step (done, or waiting) is left bit for bit as it was,
     moments and step count included, while the active member moves."""
-    import keras
-    import tensorflow as tf
-
-    from balanceflow.training._fused import _Stack, stack_spec
-
-    model = Recipe().build((4,), 2, seed=0)
-    spec, reason = stack_spec(model)
-    assert reason == ""
-    weights = [model.get_weights(), model.get_weights()]
-    pool_x = tf.constant(np.random.default_rng(1).normal(size=(50, 4)).astype("f4"))
-    pool_y = tf.constant((np.arange(50) % 3 == 0).astype("i4"))
-    loss = keras.losses.BinaryCrossentropy()
-    stack = _Stack(
-        spec,
-        _Stack.initial_state(weights, stopping=False),
-        [loss, loss],
-        pool_x,
-        pool_y,
-        False,
-        [w.shape for w in weights[0]],
-    )
-    before = [stack.params.numpy(), stack.m.numpy(), stack.v.numpy(), stack.t.numpy()]
-    steps, size = 4, 8
-    rows = np.arange(steps * 2 * size).reshape(steps, 2, size) % 50
-    active = np.zeros((steps, 2), bool)
+    stack = two_member_stack()
+    before = stack.state()
+    active = np.zeros((4, 2), bool)
     active[:, 0] = True  # member 1 frozen throughout
-    stack.chunk(
-        rows,
-        rows,
-        np.zeros((steps, 2, size), "f4"),
-        np.ones((steps, 2, size), "f4"),
-        np.full((steps, 2), 1 / size, "f4"),
-        active,
-        np.full((steps, 2), -1, "i4"),
-    )
-    after = [stack.params.numpy(), stack.m.numpy(), stack.v.numpy(), stack.t.numpy()]
-    for old, new in zip(before, after):
-        np.testing.assert_array_equal(new[1], old[1])
-        assert not np.array_equal(new[0], old[0])
-    assert after[3].tolist() == [4.0, 0.0]  # Adam's step counts: member 0 took 4 steps
+    run_steps(stack, 4, active)
+    after = stack.state()
+    for name in ("params", "m", "v", "t"):
+        np.testing.assert_array_equal(after[name][1], before[name][1])
+        assert not np.array_equal(after[name][0], before[name][0])
+    assert after["t"].tolist() == [4.0, 0.0]  # Adam's step counts: member 0 took 4
 
 
 def _dropout_model(input_shape, n_classes):

@@ -659,16 +659,23 @@ def run_with_store(
 
 def describe_engines(results: Any) -> str:
     """How the trials of a run trained, in words: ``"fused: 20 models, up to 20 per
-    step"``, ``"loop: 20 models"``, or both with the reason some trained alone; with
-    early stopping, which epochs the models kept (1-based: the median and the range)."""
+    step"`` (``"fused (on jax): ..."`` on another backend), ``"loop: 20 models"``, or
+    both with the reason some trained alone; with early stopping, which epochs the
+    models kept (1-based: the median and the range)."""
     results = list(results)
     fused = [r for r in results if r.engine == "fused"]
     alone = [r for r in results if r.engine == "loop"]
     stored = [r for r in results if r.engine == "stored"]
     parts = []
     if fused:
+        import keras
+
         widest = max(r.group_size for r in fused)
-        parts.append(f"fused: {len(fused)} models, up to {widest} per step")
+        # Workers start the backend the driver has (KERAS_BACKEND); say it unless it is
+        # the default.
+        backend = keras.backend.backend()
+        on = "" if backend == "tensorflow" else f" (on {backend})"
+        parts.append(f"fused{on}: {len(fused)} models, up to {widest} per step")
     if alone:
         notes = sorted({r.engine_note for r in alone if r.engine_note})
         why = f" ({'; '.join(notes)})" if notes else ""

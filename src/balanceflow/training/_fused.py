@@ -7,7 +7,7 @@ become one computation: every weight gets a leading member axis (``(M, in, out)`
 kernels), each step gathers each member's own batch from one shared copy of the rows
 (``(M, batch, features)``), computes each member's own loss on its own rows with its own
 sample weights, and updates each member with its own Adam state and step count. Many steps
-run inside one ``tf.function`` call.
+run inside one compiled call (``tf.function`` on TensorFlow, ``jax.jit`` on JAX).
 
 Members stay independent, and each gets exactly the batches the one-at-a-time path
 (:func:`balanceflow.training.train_model`) would feed it: the same per-epoch row
@@ -21,7 +21,7 @@ into a narrower computation.
 
 What can be stacked (:func:`stack_spec`): a compiled chain of ``Dense`` layers on rank-1
 inputs (the default MLP and models like it) with a plain Adam optimizer and a single
-per-sample loss, on the TensorFlow backend. Anything else trains one at a time; the reason
+per-sample loss, on the TensorFlow or JAX backend. Anything else trains one at a time; the reason
 is returned so the driver can say which engine ran.
 """
 
@@ -70,11 +70,9 @@ def stack_spec(model: Any) -> tuple[DenseStack | None, str]:
     ``(None, reason)``."""
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        return (
-            None,
-            f"the fused engine runs on TensorFlow (backend: {keras.backend.backend()})",
-        )
+    if keras.backend.backend() not in ("tensorflow", "jax"):
+        backend = keras.backend.backend()
+        return None, f"the fused engine runs on TensorFlow and JAX (backend: {backend})"
     if (
         len(getattr(model, "inputs", None) or []) != 1
         or len(model.inputs[0].shape) != 2
@@ -316,19 +314,29 @@ def _fusable(setup: TrainingSetup) -> str:
 # -- the stacked computation ------------------------------------------------------------
 
 
+_STATE = ("params", "m", "v", "t")
+_STOPPING_STATE = ("best", "best_score", "best_epoch", "wait", "stopped")
+
+
 class _Stack:
-    """The live members' weights as one ``(M, P)`` variable (each member's weights
+    """The live members' weights as one ``(M, P)`` array (each member's weights
     flattened and laid end to end), their Adam moments and step counts, and the compiled
     chunk of steps. One flat vector per member keeps the step's op count independent of
-    the number of layers: the per-op cost of TensorFlow, not the arithmetic, is what a
+    the number of layers: the per-op cost of the framework, not the arithmetic, is what a
     step of small models spends its time on.
+
+    The step is written once in ``keras.ops`` as a pure function of the state; only the
+    gradient and the compilation are the backend's (:class:`_Backend`): ``tf.function``
+    with a ``GradientTape`` on TensorFlow, ``jax.jit`` with ``jax.grad`` on JAX. The loss
+    weights that deferred re-weighting changes between epochs are arguments of the step,
+    read through a ``keras.StatelessScope``, so a compiled step never keeps stale ones.
 
     With early stopping (``stopping``: each member's held-out pool rows and their
     weights, padded to one width, the prior each trains under, and the patience), every
-    step that ends an epoch of a
-    member scores the members on their held-out rows; a member keeps its best epoch's
-    weights (``best``) and is frozen once ``patience`` epochs pass without a better
-    score, exactly as :class:`~balanceflow.training._stopping.BestEpoch` does alone.
+    step that ends an epoch of a member scores the members on their held-out rows; a
+    member keeps its best epoch's weights (``best``) and is frozen once ``patience``
+    epochs pass without a better score, exactly as
+    :class:`~balanceflow.training._stopping.BestEpoch` does alone.
     """
 
     def __init__(
@@ -340,49 +348,39 @@ class _Stack:
         pool_y: Any,
         interpolate: bool,
         shapes: list[tuple[int, ...]],
-        stopping: tuple[np.ndarray, np.ndarray, int] | None = None,
+        stopping: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = None,
     ):
-        import tensorflow as tf
+        import keras
+
+        from balanceflow.losses import ClassWeightState
 
         self.spec = spec
+        self.backend = _Backend(keras.backend.backend())
         self.width = len(state["params"])
         self.shapes = shapes
         self.sizes = [int(np.prod(shape)) for shape in self.shapes]
-        self.params = tf.Variable(state["params"])
-        self.m = tf.Variable(state["m"])
-        self.v = tf.Variable(state["v"])
-        self.t = tf.Variable(state["t"])
         self.stopping = stopping is not None
+        names = _STATE + (_STOPPING_STATE if self.stopping else ())
+        self._state = {name: self.backend.tensor(state[name]) for name in names}
+        self._held: tuple[Any, ...] = ()
         if stopping is not None:
             rows, weights, priors, self.patience = stopping
-            self.val_rows = tf.constant(rows)
-            self.val_weights = tf.constant(weights)
-            self.val_priors = tf.constant(priors)  # (M, classes)
-            self.best = tf.Variable(state["best"])
-            self.best_score = tf.Variable(state["best_score"])
-            self.best_epoch = tf.Variable(state["best_epoch"])
-            self.wait = tf.Variable(state["wait"])
-            self.stopped = tf.Variable(state["stopped"])
+            self._held = tuple(self.backend.tensor(a) for a in (rows, weights, priors))
         # Members sharing one loss object are computed together.
         groups: dict[int, list[int]] = {}
         for position, loss in enumerate(losses):
             groups.setdefault(id(loss), []).append(position)
         self.loss_groups = [(losses[p[0]], p) for p in groups.values()]
-        self.pool_x, self.pool_y = pool_x, pool_y
-        self.labels = pool_y.numpy()
-        self.interpolate = interpolate
-        shape = (None, self.width, None)
-        signature = [
-            tf.TensorSpec(shape, tf.int64),
-            tf.TensorSpec(shape, tf.int64),
-            tf.TensorSpec(shape, tf.float32),
-            tf.TensorSpec(shape, tf.float32),
-            tf.TensorSpec((None, self.width), tf.float32),
-            tf.TensorSpec((None, self.width), tf.bool),
-            tf.TensorSpec((None, self.width), tf.int32),
+        self._weighted = [
+            loss.class_weight_variable
+            for loss, _ in self.loss_groups
+            if isinstance(loss, ClassWeightState)
         ]
-        self.chunk = tf.function(self._chunk, input_signature=signature)
-        _quiet_retracing()
+        self.pool_x = self.backend.tensor(pool_x)
+        self.pool_y = self.backend.tensor(pool_y)
+        self.labels = keras.ops.convert_to_numpy(pool_y)
+        self.interpolate = interpolate
+        self._compiled = self.backend.compile(self._chunk, fixed=2)
 
     @staticmethod
     def initial_state(
@@ -409,11 +407,16 @@ class _Stack:
         return state
 
     def state(self) -> dict[str, np.ndarray]:
-        """Every variable of the stack, one row per member."""
-        names = ["params", "m", "v", "t"]
-        if self.stopping:
-            names += ["best", "best_score", "best_epoch", "wait", "stopped"]
-        return {name: getattr(self, name).numpy() for name in names}
+        """Every array of the stack, one row per member."""
+        import keras
+
+        return {k: keras.ops.convert_to_numpy(v) for k, v in self._state.items()}
+
+    def stopped(self) -> np.ndarray:
+        """Which members early stopping has frozen."""
+        import keras
+
+        return keras.ops.convert_to_numpy(self._state["stopped"])
 
     def unflatten(self, row: np.ndarray) -> list[np.ndarray]:
         """One member's flat weights in ``model.get_weights()`` order."""
@@ -422,119 +425,261 @@ class _Stack:
             part.reshape(shape) for part, shape in zip(np.split(row, cuts), self.shapes)
         ]
 
+    def chunk(self, rows, partners, lam, weight, scale, active, ends) -> None:
+        """Run ``len(rows)`` steps: ``rows``/``partners``/``lam``/``weight`` are
+        ``(steps, M, batch)``, ``scale`` (1 / batch rows), ``active`` and ``ends`` (the
+        epoch a step ends, -1: none) ``(steps, M)``."""
+        inputs = self.backend.steps(rows, partners, lam, weight, scale, active, ends)
+        shared = {
+            "pool_x": self.pool_x,
+            "pool_y": self.pool_y,
+            "held": self._held,
+            "class_weights": [variable.value for variable in self._weighted],
+        }
+        self._state = self._compiled(self._state, shared, *inputs)
+
     def _forward(self, params: Any, x: Any) -> Any:
         """Pre-activation outputs of the last layer, (M, B, units)."""
-        import tensorflow as tf
+        from keras import ops
 
-        pieces = iter(tf.split(params, self.sizes, axis=1))
+        pieces = iter(ops.split(params, list(np.cumsum(self.sizes)[:-1]), axis=1))
         shapes = iter(self.shapes)
         out = x
         last = len(self.spec.units) - 1
         for layer, (use_bias, activation) in enumerate(
             zip(self.spec.use_bias, self.spec.activations)
         ):
-            kernel = tf.reshape(next(pieces), (-1, *next(shapes)))
-            out = tf.linalg.matmul(out, kernel)
+            kernel = ops.reshape(next(pieces), (-1, *next(shapes)))
+            out = ops.matmul(out, kernel)
             if use_bias:
-                out = out + next(pieces)[:, None, :]
+                out = out + ops.expand_dims(next(pieces), 1)
                 next(shapes)
             if layer != last:
                 out = activation(out)
         return out
 
-    def _step(self, rows, partners, lam, weight, scale, active) -> None:
-        import tensorflow as tf
+    def _loss(self, params, x, y, weight, scale, class_weights) -> Any:
+        """The summed loss of every member on its own batch (each member's mean loss),
+        with the loss weights ``class_weights`` in place of their variables."""
+        import keras
+        from keras import ops
 
-        x = tf.gather(self.pool_x, rows)
-        if self.interpolate:
-            # A synthetic entry is base + lam * (partner - base); lam is 0 for real rows.
-            x = x + lam[..., None] * (tf.gather(self.pool_x, partners) - x)
-        y = tf.cast(tf.gather(self.pool_y, rows), tf.float32)
         head = self.spec.activations[-1]
-        params = self.params.read_value()
-        with tf.GradientTape() as tape:
-            tape.watch(params)
-            logits = self._forward(params, x)
-            total = 0.0
+        logits = self._forward(params, x)
+        total = 0.0
+        with keras.StatelessScope(
+            state_mapping=list(zip(self._weighted, class_weights))
+        ):
             for loss, positions in self.loss_groups:
                 if len(positions) == self.width:
                     z, labels, w, s = logits, y, weight, scale
                 else:
-                    index = tf.constant(positions)
-                    z, labels = tf.gather(logits, index), tf.gather(y, index)
-                    w, s = tf.gather(weight, index), tf.gather(scale, index)
-                batch = tf.shape(z)[1]
-                flat = tf.reshape(z, (-1, z.shape[-1]))
+                    index = np.asarray(positions, np.int32)
+                    z, labels = ops.take(logits, index, 0), ops.take(y, index, 0)
+                    w, s = ops.take(weight, index, 0), ops.take(scale, index, 0)
+                batch = ops.shape(z)[1]
+                flat = ops.reshape(z, (-1, z.shape[-1]))
                 # The head's activation on the flattened logits keeps Keras' from-logits
                 # shortcut (the probabilities carry their logits) intact.
-                values = loss.call(tf.reshape(labels, (-1,)), head(flat))
-                values = tf.reshape(values, (len(positions), batch))
-                total = total + tf.reduce_sum(tf.reduce_sum(values * w, axis=1) * s)
-        self._adam(tape.gradient(total, params), active)
+                values = loss.call(ops.reshape(labels, (-1,)), head(flat))
+                values = ops.reshape(values, (len(positions), batch))
+                total = total + ops.sum(ops.sum(values * w, axis=1) * s)
+        return total
 
-    def _adam(self, gradient, active) -> None:
+    def _step(self, state, shared, batch, active) -> dict[str, Any]:
+        """One step of every member: ``batch`` is its ``(rows, partners, lam, weight,
+        scale)``; members not ``active`` keep their state."""
+        from keras import ops
+
+        rows, partners, lam, weight, scale = batch
+        pool_x = shared["pool_x"]
+        x = self.backend.gather(pool_x, rows)
+        if self.interpolate:
+            # A synthetic entry is base + lam * (partner - base); lam is 0 for real rows.
+            x = x + ops.expand_dims(lam, 2) * (
+                self.backend.gather(pool_x, partners) - x
+            )
+        y = ops.cast(self.backend.gather(shared["pool_y"], rows), "float32")
+        weights = shared["class_weights"]
+        gradient = self.backend.gradient(
+            lambda params: self._loss(params, x, y, weight, scale, weights),
+            state["params"],
+        )
+        return self._adam(state, gradient, active)
+
+    def _adam(self, state, gradient, active) -> dict[str, Any]:
         """Keras' Adam step, per member: each has its own step count, and a member not
         active in this step keeps its weights and moments exactly."""
-        import tensorflow as tf
+        from keras import ops
 
         spec = self.spec
-        local = self.t + 1.0
+        m, v, params, t = state["m"], state["v"], state["params"], state["t"]
+        local = t + 1.0
         alpha = (
             spec.learning_rate
-            * tf.sqrt(1 - tf.pow(tf.constant(spec.beta_2, tf.float32), local))
-            / (1 - tf.pow(tf.constant(spec.beta_1, tf.float32), local))
+            * ops.sqrt(1 - ops.power(np.float32(spec.beta_2), local))
+            / (1 - ops.power(np.float32(spec.beta_1), local))
         )
-        keep = active[:, None]
-        m_new = self.m + (gradient - self.m) * (1 - spec.beta_1)
-        v_new = self.v + (tf.square(gradient) - self.v) * (1 - spec.beta_2)
-        step = (m_new * alpha[:, None]) / (tf.sqrt(v_new) + spec.epsilon)
-        self.m.assign(tf.where(keep, m_new, self.m))
-        self.v.assign(tf.where(keep, v_new, self.v))
-        self.params.assign(tf.where(keep, self.params - step, self.params))
-        self.t.assign(self.t + tf.cast(active, tf.float32))
+        keep = ops.expand_dims(active, 1)
+        m_new = m + (gradient - m) * (1 - spec.beta_1)
+        v_new = v + (ops.square(gradient) - v) * (1 - spec.beta_2)
+        step = (m_new * ops.expand_dims(alpha, 1)) / (ops.sqrt(v_new) + spec.epsilon)
+        return {
+            **state,
+            "m": ops.where(keep, m_new, m),
+            "v": ops.where(keep, v_new, v),
+            "params": ops.where(keep, params - step, params),
+            "t": t + ops.cast(active, "float32"),
+        }
 
-    def _validate(self, ends) -> None:
+    def _validate(self, state, shared, ends) -> dict[str, Any]:
         """Score the members whose epoch ``ends`` (its number, -1: none) on their
         held-out rows; keep each one's best weights; stop those out of patience."""
-        import tensorflow as tf
+        from keras import ops
 
         from balanceflow.training._stopping import EPSILON
 
-        due = (ends >= 0) & tf.logical_not(self.stopped)
-        outputs = self._forward(self.params, tf.gather(self.pool_x, self.val_rows))
+        val_rows, val_weights, val_priors = shared["held"]
+        due = ops.logical_and(ends >= 0, ops.logical_not(state["stopped"]))
+        params = state["params"]
+        outputs = self._forward(params, self.backend.gather(shared["pool_x"], val_rows))
         units = outputs.shape[-1]
-        probs = self.spec.activations[-1](tf.reshape(outputs, (-1, units)))
-        probs = tf.reshape(probs, (self.width, -1, units))
-        labels = tf.gather(self.pool_y, self.val_rows)
+        probs = self.spec.activations[-1](ops.reshape(outputs, (-1, units)))
+        probs = ops.reshape(probs, (self.width, -1, units))
+        labels = self.backend.gather(shared["pool_y"], val_rows)
         if units == 1:
-            probs = tf.concat([1 - probs, probs], axis=2)
+            probs = ops.concatenate([1 - probs, probs], axis=2)
         # Bayes' rule to equal priors, as balanced_log_loss does alone.
-        probs = probs / self.val_priors[:, None, :]
-        probs = probs / tf.reduce_sum(probs, axis=2, keepdims=True)
-        p = tf.gather(probs, labels, axis=2, batch_dims=2)
-        losses = -tf.math.log(tf.clip_by_value(p, EPSILON, 1 - EPSILON))
+        probs = probs / ops.expand_dims(val_priors, 1)
+        probs = probs / ops.sum(probs, axis=2, keepdims=True)
+        p = ops.take_along_axis(probs, ops.expand_dims(labels, 2), axis=2)[..., 0]
+        losses = -ops.log(ops.clip(p, EPSILON, 1 - EPSILON))
         # Padding entries (weight 0) must not bring a NaN in (NaN * 0 is NaN).
-        losses = tf.where(self.val_weights > 0, losses, 0.0)
-        score = tf.reduce_sum(losses * self.val_weights, axis=1)
-        better = due & (score < self.best_score)
-        self.best.assign(tf.where(better[:, None], self.params, self.best))
-        self.best_score.assign(tf.where(better, score, self.best_score))
-        self.best_epoch.assign(tf.where(better, ends, self.best_epoch))
-        wait = tf.where(better, 0, tf.where(due, self.wait + 1, self.wait))
-        self.wait.assign(wait)
-        self.stopped.assign(self.stopped | (due & (wait >= self.patience)))
+        losses = ops.where(val_weights > 0, losses, 0.0)
+        score = ops.sum(losses * val_weights, axis=1)
+        better = ops.logical_and(due, score < state["best_score"])
+        wait = state["wait"]
+        wait = ops.where(better, 0, ops.where(due, wait + 1, wait))
+        stop = ops.logical_and(due, wait >= self.patience)
+        return {
+            **state,
+            "best": ops.where(ops.expand_dims(better, 1), params, state["best"]),
+            "best_score": ops.where(better, score, state["best_score"]),
+            "best_epoch": ops.where(better, ends, state["best_epoch"]),
+            "wait": wait,
+            "stopped": ops.logical_or(state["stopped"], stop),
+        }
 
-    def _chunk(self, rows, partners, lam, weight, scale, active, ends) -> None:
+    def _chunk(self, state, shared, rows, partners, lam, weight, scale, active, ends):
+        """``len(rows)`` steps (see :meth:`chunk`); ``shared``: the pool, the held-out
+        rows and the loss weights, the same for every step."""
+        from keras import ops
+
+        def body(k, state):
+            live = active[k]
+            if self.stopping:
+                live = ops.logical_and(live, ops.logical_not(state["stopped"]))
+            batch = (rows[k], partners[k], lam[k], weight[k], scale[k])
+            state = self._step(state, shared, batch, live)
+            if not self.stopping:
+                return state
+            return ops.cond(
+                ops.any(ops.logical_and(ends[k] >= 0, live)),
+                lambda: self._validate(state, shared, ends[k]),
+                lambda: state,
+            )
+
+        return ops.fori_loop(0, ops.shape(rows)[0], body, state)
+
+
+class _Backend:
+    """What the stacked step needs from the Keras backend beyond ``keras.ops``: tensors,
+    a gradient, a compiled function, and the shape of a chunk's step inputs."""
+
+    def __init__(self, name: str):
+        if name not in ("tensorflow", "jax"):  # pragma: no cover - stack_spec refuses
+            raise ValueError(f"the fused engine has no {name!r} backend")
+        self.name = name
+
+    def tensor(self, array: Any) -> Any:
+        import keras
+
+        if (
+            self.name == "jax"
+            and isinstance(array, np.ndarray)
+            and array.dtype == np.int64
+        ):
+            array = array.astype(np.int32)  # JAX runs without 64-bit integers
+        return keras.ops.convert_to_tensor(array)
+
+    def gather(self, pool: Any, rows: Any) -> Any:
+        """``pool[rows]``: rows of the shared pool, whatever the shape of ``rows``. (Not
+        ``keras.ops.take``, whose wrapping of negative indices adds ops to every step.)"""
+        if self.name == "jax":
+            return pool[rows]
         import tensorflow as tf
 
-        for k in tf.range(tf.shape(rows)[0]):
-            if self.stopping:
-                live = active[k] & tf.logical_not(self.stopped)
-                self._step(rows[k], partners[k], lam[k], weight[k], scale[k], live)
-                if tf.reduce_any((ends[k] >= 0) & live):
-                    self._validate(ends[k])
-            else:
-                self._step(rows[k], partners[k], lam[k], weight[k], scale[k], active[k])
+        return tf.gather(pool, rows)
+
+    def gradient(self, function: Callable[[Any], Any], params: Any) -> Any:
+        if self.name == "jax":
+            import jax
+
+            return jax.grad(function)(params)
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            total = function(params)
+        return tape.gradient(total, params)
+
+    def compile(self, function: Callable[..., Any], fixed: int) -> Callable[..., Any]:
+        """``function`` compiled; its arguments after the first ``fixed`` are the step
+        inputs, whose shapes change from chunk to chunk."""
+        if self.name == "jax":
+            import jax
+
+            return jax.jit(function)
+        import tensorflow as tf
+
+        _quiet_retracing()
+        compiled = None
+
+        def run(*args):
+            # One trace per stack: the step inputs (steps, members, ...) leave all but
+            # the number of members open.
+            nonlocal compiled
+            if compiled is None:
+                signature = [
+                    tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), a)
+                    for a in args[:fixed]
+                ] + [
+                    tf.TensorSpec(
+                        [None, t.shape[1]] + [None] * (t.shape.rank - 2), t.dtype
+                    )
+                    for t in args[fixed:]
+                ]
+                compiled = tf.function(function, input_signature=signature)
+            return compiled(*args)
+
+        return run
+
+    def steps(self, *inputs: np.ndarray) -> list[Any]:
+        """A chunk's step inputs as tensors. JAX compiles one program per shape, so
+        there the steps are padded (inactive, ending no epoch) to a power of two: a
+        handful of programs serve every chunk length."""
+        if self.name != "jax":
+            return [self.tensor(a) for a in inputs]
+        steps = len(inputs[0])
+        padded = 1 << max(steps - 1, 0).bit_length()
+        out = []
+        for position, array in enumerate(inputs):
+            if padded > steps:
+                fill = -1 if position == len(inputs) - 1 else 0  # ends: -1
+                extra = np.full((padded - steps, *array.shape[1:]), fill, array.dtype)
+                array = np.concatenate([array, extra])
+            out.append(self.tensor(array))
+        return out
 
 
 class _RetracingNotice(logging.Filter):
@@ -597,7 +742,7 @@ def fused_results(
     """Train ``trials`` stacked where they can be, and one at a time (``train_one``)
     where they cannot; ``require``: raise instead of falling back. ``progress(models,
     description)`` follows the training, in models done (fractions while they train)."""
-    import tensorflow as tf
+    import keras
 
     from balanceflow._models import ModelState, predict_proba
     from balanceflow.exceptions import InvalidParameterError
@@ -678,8 +823,8 @@ def fused_results(
             spec,
             members,
             [initial[(m.width, m.trial.init_seed)] for m in members],
-            tf.constant(pool_x),
-            tf.constant(pool_y),
+            keras.ops.convert_to_tensor(pool_x),
+            keras.ops.convert_to_tensor(pool_y),
             progress,
             patience=recipe.patience if recipe.early_stopping else None,
         )
@@ -815,7 +960,7 @@ def _train(
             layout = running
         _run_chunk(stack, [members[i] for i in layout])
         if stack.stopping:
-            for i, stopped in zip(layout, stack.stopped.numpy()):
+            for i, stopped in zip(layout, stack.stopped()):
                 if stopped:
                     members[i].done = members[i].total_steps
         if progress is not None:
@@ -832,6 +977,11 @@ class _LossHolder:
 
     def __init__(self, loss: Any):
         self.loss = loss
+        self.test_function = None
+
+    def make_train_function(self, force: bool = False) -> None:
+        """Nothing to rebuild: on JAX the callback asks a model to trace its step again
+        after new weights, but the stacked step takes the weights as arguments."""
 
 
 def _run_chunk(stack: _Stack, layout: list[_Member]) -> None:
