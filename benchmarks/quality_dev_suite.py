@@ -90,7 +90,22 @@ def main() -> None:
         default="auto",
         help="'auto', 'none' or a comma-separated list of baseline names",
     )
+    parser.add_argument(
+        "--model",
+        default="mlp",
+        choices=sorted(bf.models.BUILT_IN),
+        help="a built-in model (balanceflow.models); 'mlp' is the default",
+    )
+    parser.add_argument(
+        "--strategies",
+        default="default",
+        help="'default' or a comma-separated list of presets (with --strategy default)",
+    )
     args = parser.parse_args()
+    model_fn = None if args.model == "mlp" else bf.models.BUILT_IN[args.model]
+    strategies = (
+        "default" if args.strategies == "default" else args.strategies.split(",")
+    )
     baselines = (
         args.baselines
         if args.baselines in ("auto", "none")
@@ -105,7 +120,8 @@ def main() -> None:
         result = bf.compare(
             X,
             y,
-            strategies="default",
+            strategies=strategies,
+            model_fn=model_fn,
             n_splits=args.n_splits,
             seed=args.seed,
             epochs=args.epochs,
@@ -184,6 +200,7 @@ def _nested_best(X, y, result, args):
             X.iloc[train_idx],
             y.iloc[train_idx],
             candidates=args.candidates,
+            model_fn=None if args.model == "mlp" else bf.models.BUILT_IN[args.model],
             n_splits=args.inner_splits,
             bag=args.bag,
             seed=args.seed,

@@ -62,6 +62,7 @@ LAYERS = {
     "_keras_hook": 0,
     "_quiet": 0,
     "_models": 1,
+    "models": 1,
     "layers": 1,
     "losses": 1,
     "data": 1,

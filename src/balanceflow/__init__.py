@@ -38,6 +38,7 @@ _SUBMODULES = {
     "losses",
     "metrics",
     "model_selection",
+    "models",
     "report",
     "sampling",
     "strategies",

@@ -22,6 +22,7 @@ _REGISTERING_MODULES = (
     "balanceflow.losses",
     "balanceflow.layers",
     "balanceflow.callbacks",
+    "balanceflow.models._tabm",
 )
 
 

@@ -109,7 +109,8 @@ def call_model_fn(
     """Build a model with ``model_fn`` and make sure it is a compiled Keras model.
 
     ``model_fn`` is called as ``model_fn(input_shape, n_classes)``, or with no argument when
-    it takes none. A model returned uncompiled is compiled with Adam(``learning_rate``) and the
+    it takes none; one with a ``learning_rate`` parameter gets ``learning_rate`` too (the
+    built-in :mod:`balanceflow.models` do). A model returned uncompiled is compiled with Adam(``learning_rate``) and the
     cross-entropy that matches its output (one sigmoid unit: binary; K units: sparse
     categorical). With ``seed``, the build is seeded (see :func:`seeded_build`): the same
     seed gives the same initial weights whatever other threads do.
@@ -133,7 +134,16 @@ def call_model_fn(
         ]
     except (TypeError, ValueError):  # builtins without a signature
         required = [None, None]
-    model = model_fn() if not required else model_fn(tuple(input_shape), n_classes)
+    try:
+        takes_rate = "learning_rate" in inspect.signature(model_fn).parameters
+    except (TypeError, ValueError):
+        takes_rate = False
+    extra = {"learning_rate": learning_rate} if takes_rate else {}
+    model = (
+        model_fn(**extra)
+        if not required
+        else model_fn(tuple(input_shape), n_classes, **extra)
+    )
     if not isinstance(model, keras.Model):
         raise InvalidParameterError(
             "`model_fn` must return a keras.Model. Received: "

@@ -179,3 +179,11 @@ def test_user_model_function(tmp_path, monkeypatch):
     assert bad.exit_code == 1 and "must return a keras.Model" in bad.output
     missing = runner.invoke(app, ["compare", *FAST, "--model", "mymodels"])
     assert missing.exit_code == 1 and "module:function" in missing.output
+    assert "mlp, tabm" in missing.output  # the built-in names
+
+
+def test_built_in_model_by_name():
+    ok = runner.invoke(app, ["compare", *FAST, "-s", "none", "--model", "tabm"])
+    assert ok.exit_code == 0, ok.output
+    assert "tabm" in ok.output
+    assert "TabM is not a functional chain of layers" in ok.output

@@ -151,13 +151,19 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _load_model_fn(spec: str):
-    """Import ``module:function`` (the current directory is searched first)."""
+    """A built-in model by name, or import ``module:function`` (the current directory is
+    searched first)."""
     import importlib
 
+    from balanceflow.models import BUILT_IN
+
+    if spec in BUILT_IN:
+        return BUILT_IN[spec]
     module_name, _, function_name = spec.partition(":")
     if not module_name or not function_name:
         raise bf.exceptions.InvalidParameterError(
-            f"--model must look like module:function. Received: --model {spec!r}."
+            f"--model must be a built-in model ({', '.join(BUILT_IN)}) or look like "
+            f"module:function. Received: --model {spec!r}."
         )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -567,7 +573,8 @@ ConfigOption = Annotated[
 ModelOption = Annotated[
     str | None,
     typer.Option(
-        help="Your Keras model builder as module:function, called as "
+        help="A built-in model (mlp: the default; tabm: TabM, 32 implicit members, "
+        "slower) or your Keras model builder as module:function, called as "
         "function(input_shape, n_classes); the module is found from the current directory."
     ),
 ]

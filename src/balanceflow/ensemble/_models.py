@@ -28,7 +28,7 @@ def combine_models(
     # Each member is wrapped under its own name: members built by one model_fn share the
     # name the user gave them, and a Keras model needs unique layer names.
     outputs = [
-        keras.Model(member.inputs[0], member.outputs[0], name=f"member_{i}")(inputs)
+        _named(member, input_shape, f"member_{i}")(inputs)
         for i, member in enumerate(members)
     ]
     combined = EnsembleCombiner(
@@ -38,3 +38,12 @@ def combine_models(
         name="combine",
     )(outputs)
     return keras.Model(inputs, combined, name="strategy_ensemble")
+
+
+def _named(member: keras.Model, input_shape: tuple[int, ...], name: str) -> keras.Model:
+    """``member`` as a functional model called ``name``: its own graph for a functional
+    model; a subclassed one (no ``inputs``, such as TabM) called on a new input."""
+    if getattr(member, "inputs", None):
+        return keras.Model(member.inputs[0], member.outputs[0], name=name)
+    features = keras.Input(shape=tuple(input_shape))
+    return keras.Model(features, member(features), name=name)

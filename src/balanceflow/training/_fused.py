@@ -77,6 +77,8 @@ def stack_spec(model: Any) -> tuple[DenseStack | None, str]:
         len(getattr(model, "inputs", None) or []) != 1
         or len(model.inputs[0].shape) != 2
     ):
+        if getattr(model, "inputs", None) is None:
+            return None, f"{type(model).__name__} is not a functional chain of layers"
         return None, "the model does not take one rank-1 input (a table row)"
     layers = [
         layer

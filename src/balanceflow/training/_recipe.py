@@ -269,6 +269,11 @@ def resolve_recipe(recipe: Recipe | None, **overrides: Any) -> Recipe:
 
 
 def _function_name(function: Any) -> str:
+    from balanceflow.models import BUILT_IN
+
+    for name, built_in in BUILT_IN.items():
+        if function is built_in:
+            return name
     module = getattr(function, "__module__", None) or ""
     name = getattr(function, "__qualname__", None) or type(function).__name__
     return f"{module}:{name}" if module and module != "__main__" else name
