@@ -668,13 +668,11 @@ def describe_engines(results: Any) -> str:
     stored = [r for r in results if r.engine == "stored"]
     parts = []
     if fused:
-        import keras
-
         widest = max(r.group_size for r in fused)
-        # Workers start the backend the driver has (KERAS_BACKEND); say it unless it is
-        # the default.
-        backend = keras.backend.backend()
-        on = "" if backend == "tensorflow" else f" (on {backend})"
+        # The backend where it is not the default (from the results: the driver of an
+        # n_jobs run never starts Keras).
+        others = sorted({r.backend for r in fused} - {"", "tensorflow"})
+        on = f" (on {', '.join(others)})" if others else ""
         parts.append(f"fused{on}: {len(fused)} models, up to {widest} per step")
     if alone:
         notes = sorted({r.engine_note for r in alone if r.engine_note})

@@ -856,6 +856,7 @@ def fused_results(
                 engine="fused",
                 group_size=len(members),
                 best_epoch=best_epoch,
+                backend=keras.backend.backend(),
             )
     if loop:
         done = _one_at_a_time(

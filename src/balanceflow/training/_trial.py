@@ -118,7 +118,8 @@ class TrialResult:
     ``group_size - 1`` others); ``engine_note`` why a trial of a fused run trained alone.
     ``best_epoch``: with early stopping, the epoch (0-based) whose weights it kept; -1
     when no epoch was scored (a budget too short to reach a deferred re-weighting), and
-    the last epoch's weights were kept.
+    the last epoch's weights were kept. ``backend``: the Keras backend a fused group
+    trained on.
     """
 
     tag: Any
@@ -129,6 +130,7 @@ class TrialResult:
     group_size: int = 1
     engine_note: str = ""
     best_epoch: int | None = None
+    backend: str = ""
 
 
 def limit_threads(threads: int | None) -> None:
