@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-JAX_TESTS := tests/losses tests/callbacks/test_reweighting.py tests/training/test_fused_jax.py
+JAX_TESTS := tests/losses tests/callbacks/test_reweighting.py tests/training/test_fused_jax.py tests/models
 
 .PHONY: run test lint format bench clean
 
@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/balanceflow compare
 
 # The whole suite on TensorFlow, then what must also run on JAX: the losses, deferred
-# re-weighting and the fused engine.
+# re-weighting, the fused engine and the built-in models.
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -p no:cacheprovider $(JAX_TESTS)

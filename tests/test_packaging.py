@@ -35,6 +35,12 @@ report = bf.evaluate(y, np.where(y == 1, 0.9, 0.1))
 assert report.pr_auc == 1.0
 Xk, yk = bf.datasets.load("new-thyroid1")
 assert len(yk) == 215
+from balanceflow.training import Recipe
+def my_model(input_shape, n_classes):
+    pass
+# Naming a model (every compare does, in its settings) must not start Keras either.
+assert Recipe(model_fn=my_model).settings()["model"].endswith("my_model")
+assert Recipe(model_fn=bf.models.tabm).settings()["model"] == "tabm"
 assert "tensorflow" not in sys.modules and "keras" not in sys.modules
 print("ok")
 """

@@ -110,7 +110,8 @@ def call_model_fn(
 
     ``model_fn`` is called as ``model_fn(input_shape, n_classes)``, or with no argument when
     it takes none; one with a ``learning_rate`` parameter gets ``learning_rate`` too (the
-    built-in :mod:`balanceflow.models` do). A model returned uncompiled is compiled with Adam(``learning_rate``) and the
+    built-in :mod:`balanceflow.models` do), unless it is a ``functools.partial`` that
+    binds its own. A model returned uncompiled is compiled with Adam(``learning_rate``) and the
     cross-entropy that matches its output (one sigmoid unit: binary; K units: sparse
     categorical). With ``seed``, the build is seeded (see :func:`seeded_build`): the same
     seed gives the same initial weights whatever other threads do.
@@ -138,6 +139,8 @@ def call_model_fn(
         takes_rate = "learning_rate" in inspect.signature(model_fn).parameters
     except (TypeError, ValueError):
         takes_rate = False
+    if "learning_rate" in (getattr(model_fn, "keywords", None) or {}):
+        takes_rate = False  # a functools.partial that sets its own
     extra = {"learning_rate": learning_rate} if takes_rate else {}
     model = (
         model_fn(**extra)

@@ -69,6 +69,58 @@ def test_members_start_different_but_share_their_kernels(small):
     assert model.head.kernel.shape == (4, 6, 1)  # a head per member
 
 
+def test_each_weight_gets_its_own_draw_and_members_start_with_one_bias(small):
+    """A reused unseeded initializer repeats its draw: the bias must not copy the
+    kernel. The members' biases start equal, as in the TabM reference."""
+    _, _, model = small
+    for layer in [*model.blocks, model.head]:
+        kernel = keras.ops.convert_to_numpy(layer.kernel).ravel()
+        bias = keras.ops.convert_to_numpy(layer.bias)
+        assert not np.allclose(bias.ravel(), kernel[: bias.size])
+        np.testing.assert_array_equal(bias, np.broadcast_to(bias[0], bias.shape))
+        assert np.abs(bias).max() <= layer.kernel.shape[-2] ** -0.5
+
+
+def test_metrics_judge_the_members_mean(small):
+    X, y, _ = small
+    model = tabm((5,), 2, k=4, units=(8,), dropout=0.0)
+    model.compile(
+        loss="binary_crossentropy", metrics=[keras.metrics.MeanSquaredError()]
+    )
+    members = keras.ops.convert_to_numpy(model(X, training=True))[..., 0]  # (rows, k)
+    logs = model.compute_metrics(X, y, model(X, training=True))
+    of_the_mean = np.mean((y - members.mean(axis=1)) ** 2)
+    assert float(logs["mean_squared_error"]) == pytest.approx(of_the_mean, rel=1e-5)
+    assert abs(np.mean((y[:, None] - members) ** 2) - of_the_mean) > 1e-4
+
+
+def test_a_column_of_sample_weights_counts_like_a_vector(small):
+    X, y, model = small
+    weight = np.where(y == 1, 3.0, 1.0).astype("f4")
+    out = model(X, training=True)
+    flat = model.compute_loss(X, y, out, sample_weight=weight)
+    column = model.compute_loss(X, y, out, sample_weight=weight[:, None])
+    np.testing.assert_allclose(float(column), float(flat), rtol=1e-6)
+
+
+def test_the_config_round_trips_with_its_dtype_policy():
+    from balanceflow.models import TabM
+
+    model = tabm((3,), 2, k=2, units=(4,))
+    config = model.get_config()
+    again = TabM.from_config(config)
+    assert again.get_config() == config
+    assert again.dtype_policy.name == model.dtype_policy.name == "float32"
+
+
+def test_a_partial_that_sets_its_learning_rate_keeps_it():
+    import functools
+
+    builder = functools.partial(tabm, k=2, units=(4,), learning_rate=0.02)
+    model = Recipe(model_fn=builder, learning_rate=0.001).build((3,), 2, seed=0)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.02)
+
+
 def test_the_loss_is_each_members_own_loss_averaged(small):
     """Not the loss of the mean prediction: the k members' cross-entropies on the same
     batch (each weighted by its row's sample weight), averaged."""

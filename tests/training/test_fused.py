@@ -135,6 +135,26 @@ def test_a_sampler_without_indices_trains_alone_under_auto(table):
     assert "sample_indices_" in results["smote"].engine_note
 
 
+def _logistic(input_shape, n_classes):
+    import keras
+
+    return keras.Sequential(
+        [keras.Input(input_shape), keras.layers.Dense(1, "sigmoid", use_bias=False)]
+    )
+
+
+def test_a_model_of_one_weight_stacks_and_trains_as_alone(table):
+    """One Dense layer without bias: the stack holds a single weight per member."""
+    X, y = table
+    data = TrialData(X, y, 2)
+    recipe = Recipe(model_fn=_logistic, epochs=2, batch_size=32)
+    trials = _trials(["none", "class_weight"], np.arange(300), np.arange(300, 400))
+    loop, fused = (run_group(data, recipe, trials, e) for e in ("loop", "fused"))
+    for alone, stacked in zip(loop, fused):
+        assert stacked.engine == "fused"
+        np.testing.assert_allclose(stacked.weights[0], alone.weights[0], rtol=1e-5)
+
+
 def test_unknown_engine_names_the_choices():
     with pytest.raises(InvalidParameterError, match=r"engine.*'auto', 'fused', 'loop'"):
         get_runner(engine="fast")

@@ -26,7 +26,7 @@ from keras import ops
 from balanceflow._validation import check_int, short_repr
 from balanceflow.exceptions import InvalidParameterError
 
-__all__ = ["EnsembleLinear", "TabM", "tabm"]
+__all__ = ["EnsembleLinear", "TabM", "build_tabm"]
 
 
 @keras.saving.register_keras_serializable(package="balanceflow")
@@ -45,6 +45,21 @@ class RandomSigns(keras.initializers.Initializer):
         return {"seed": self.seed}
 
 
+class _SameRows(keras.initializers.Initializer):
+    """Uniform in ``±bound``, one draw for the last axis repeated over the members (the
+    first axis): every member starts with the same bias."""
+
+    def __init__(self, bound: float):
+        self.bound = bound
+        self._generator = keras.random.SeedGenerator()
+
+    def __call__(self, shape, dtype=None):
+        row = keras.random.uniform(
+            shape[1:], -self.bound, self.bound, dtype=dtype, seed=self._generator
+        )
+        return ops.repeat(ops.expand_dims(row, 0), shape[0], axis=0)
+
+
 @keras.saving.register_keras_serializable(package="balanceflow")
 class EnsembleLinear(keras.layers.Layer):
     """A linear layer of k members on ``(batch, k, features)`` inputs.
@@ -53,7 +68,8 @@ class EnsembleLinear(keras.layers.Layer):
     ``r`` (inputs) and ``s`` (outputs) when ``adapters``; ``r`` starts as random signs
     when ``random_signs``, else as ones. ``shared=False``: a kernel per member (the
     heads). Every member has its own bias. Kernels and biases start uniform in
-    ``±1/sqrt(features)``, as a PyTorch linear layer does.
+    ``±1/sqrt(features)``, as a PyTorch linear layer does; the members' biases start
+    equal (they differ by their adapters, or by their own head kernels).
     """
 
     def __init__(
@@ -74,12 +90,14 @@ class EnsembleLinear(keras.layers.Layer):
     def build(self, input_shape) -> None:
         features = int(input_shape[-1])
         bound = features**-0.5
-        uniform = keras.initializers.RandomUniform(-bound, bound)
         kernel_shape = (features, self.units)
         if not self.shared:
             kernel_shape = (self.k, *kernel_shape)
-        self.kernel = self.add_weight(kernel_shape, uniform, name="kernel")
-        self.bias = self.add_weight((self.k, self.units), uniform, name="bias")
+        # A fresh initializer per weight: an unseeded one repeats its draw when reused.
+        self.kernel = self.add_weight(
+            kernel_shape, keras.initializers.RandomUniform(-bound, bound), name="kernel"
+        )
+        self.bias = self.add_weight((self.k, self.units), _SameRows(bound), name="bias")
         if self.adapters:
             first = RandomSigns() if self.random_signs else "ones"
             self.r = self.add_weight((self.k, features), first, name="r")
@@ -157,6 +175,12 @@ class TabM(keras.Model):
         probs = self.members(x, training=training)
         return probs if training else ops.mean(probs, axis=1)
 
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # Metrics judge the model's prediction, the members' mean, as evaluate() does.
+        if y_pred is not None and len(y_pred.shape) == 3:
+            y_pred = ops.mean(y_pred, axis=1)
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
@@ -165,12 +189,14 @@ class TabM(keras.Model):
             y_pred = ops.reshape(y_pred, (-1, self.n_outputs))
             y = ops.repeat(y, self.k, axis=0)
             if sample_weight is not None:
-                sample_weight = ops.repeat(sample_weight, self.k, axis=0)
+                sample_weight = ops.repeat(ops.reshape(sample_weight, (-1,)), self.k, 0)
         return super().compute_loss(x, y, y_pred, sample_weight, training=training)
 
     def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
             "outputs": self.n_outputs,
             "k": self.k,
             "units": list(self.units),
@@ -178,7 +204,7 @@ class TabM(keras.Model):
         }
 
 
-def tabm(
+def build_tabm(
     input_shape: Sequence[int],
     n_classes: int,
     *,
@@ -187,8 +213,7 @@ def tabm(
     dropout: float = 0.1,
     learning_rate: float = 1e-3,
 ) -> TabM:
-    """A compiled :class:`TabM` for table rows (rank-1 inputs), with Adam and the
-    cross-entropy of its head (one sigmoid unit for two classes, else softmax)."""
+    """A compiled :class:`TabM` (see :func:`balanceflow.models.tabm`)."""
     input_shape = tuple(int(d) for d in input_shape)
     if len(input_shape) != 1:
         raise InvalidParameterError(

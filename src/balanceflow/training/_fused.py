@@ -444,7 +444,9 @@ class _Stack:
         """Pre-activation outputs of the last layer, (M, B, units)."""
         from keras import ops
 
-        pieces = iter(ops.split(params, list(np.cumsum(self.sizes)[:-1]), axis=1))
+        cuts = list(np.cumsum(self.sizes)[:-1])
+        # (A model of one weight has nothing to split; TensorFlow refuses an empty cut.)
+        pieces = iter(ops.split(params, cuts, axis=1) if cuts else [params])
         shapes = iter(self.shapes)
         out = x
         last = len(self.spec.units) - 1
@@ -993,6 +995,10 @@ def _run_chunk(stack: _Stack, layout: list[_Member]) -> None:
     width, size = stack.width, max(m.batch_size for m in layout)
     running = [(p, m) for p, m in enumerate(layout) if m.done < m.total_steps]
     limit = max(1, min(_MAX_CHUNK, _CHUNK_ENTRIES // (width * size)))
+    if stack.backend.name == "jax":
+        # JAX pads a chunk's steps to a power of two: ask for one (epoch ends that a
+        # re-weighting member needs can still cut a chunk shorter).
+        limit = 1 << (limit.bit_length() - 1)
     # A member re-weighted at epoch starts needs each of its epochs to start a chunk.
     for _, member in running:
         if member.callbacks:

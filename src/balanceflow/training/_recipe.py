@@ -269,7 +269,7 @@ def resolve_recipe(recipe: Recipe | None, **overrides: Any) -> Recipe:
 
 
 def _function_name(function: Any) -> str:
-    from balanceflow.models import BUILT_IN
+    from balanceflow.models import BUILT_IN  # imports no Keras
 
     for name, built_in in BUILT_IN.items():
         if function is built_in:
