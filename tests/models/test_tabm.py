@@ -172,6 +172,11 @@ def test_the_recipe_learning_rate_reaches_tabm():
         ({"units": ()}, "units"),
         ({"units": (16, 0)}, "units"),
         ({"dropout": 1.0}, "dropout"),
+        ({"units": (2.5,)}, "units"),  # not cut to 2
+        ({"units": "16"}, "units"),  # not the widths 1 and 6
+        ({"units": 16}, "units"),
+        ({"dropout": "0.1"}, "dropout"),
+        ({"k": True}, "k"),
     ],
 )
 def test_bad_settings_name_the_parameter(kwargs, name):

@@ -17,6 +17,7 @@ each label (and sample weight) over the k members, so any per-sample Keras loss
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -221,12 +222,24 @@ def build_tabm(
             f"model or your own. Received: input_shape={short_repr(input_shape)}."
         )
     check_int(k, "k", minimum=1)
-    if not units or any(isinstance(u, bool) or int(u) < 1 for u in units):
-        raise InvalidParameterError(
-            "`units` must be a non-empty list of positive layer widths. "
-            f"Received: units={short_repr(units)}."
+    if (
+        isinstance(units, (str, bytes))
+        or not isinstance(units, Sequence)
+        or not units
+        or any(
+            not isinstance(u, numbers.Integral) or isinstance(u, bool) or u < 1
+            for u in units
         )
-    if not 0 <= dropout < 1:
+    ):
+        raise InvalidParameterError(
+            "`units` must be a non-empty list of positive int layer widths, for "
+            f"example (256, 256). Received: units={short_repr(units)}."
+        )
+    if (
+        not isinstance(dropout, numbers.Real)
+        or isinstance(dropout, bool)
+        or not 0 <= dropout < 1
+    ):
         raise InvalidParameterError(
             f"`dropout` must be in [0, 1). Received: dropout={short_repr(dropout)}."
         )
